@@ -1,0 +1,604 @@
+//! AST → IR: semantic checks Elasticsearch's verifier makes, normalisation and constant folding.
+
+use super::*;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{self, ExprKind, MatchOp};
+
+type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// Lower a parsed statement into the IR.
+pub fn lower(statement: &ast::Statement) -> Result<Query> {
+    let body = match &statement.query {
+        ast::Query::Event(filter) => QueryBody::Event(event_query(filter)?),
+        ast::Query::Sequence(seq) => QueryBody::Sequence(sequence(seq, statement.span)?),
+        ast::Query::Sample(sample) => QueryBody::Sample(self::sample(sample, statement.span)?),
+    };
+    let pipes = statement
+        .pipes
+        .iter()
+        .map(|p| match p.kind {
+            ast::PipeKind::Head => Pipe::Head(p.count),
+            ast::PipeKind::Tail => Pipe::Tail(p.count),
+        })
+        .collect();
+    Ok(Query { body, pipes })
+}
+
+fn event_query(filter: &ast::EventFilter) -> Result<EventQuery> {
+    let category = match &filter.category {
+        None => Category::Any,
+        Some(name) => Category::Named(name.clone()),
+    };
+    Ok(EventQuery {
+        category,
+        condition: condition(&filter.condition)?,
+    })
+}
+
+fn sequence(seq: &ast::Sequence, span: Span) -> Result<Sequence> {
+    let by = join_keys(&seq.by)?;
+    let stages = seq
+        .stages
+        .iter()
+        .map(stage)
+        .collect::<Result<Vec<_>>>()?;
+    let until = seq.until.as_ref().map(stage).transpose()?;
+    let matched: u64 = stages.iter().filter(|s| !s.missing).map(|s| s.runs).sum();
+    if stages.len() + stages.iter().map(|s| s.runs as usize - 1).sum::<usize>() < 2 {
+        return Err(Diagnostic::error(
+            "a sequence needs at least two stages (or one stage `with runs=N`, N ≥ 2)",
+            span,
+        ));
+    }
+    if matched == 0 {
+        return Err(Diagnostic::error(
+            "a sequence needs at least one stage that is not a missing-event stage `![...]`",
+            span,
+        ));
+    }
+    if let Some(first) = seq.stages.first().filter(|s| s.missing) {
+        if seq.maxspan.is_none() {
+            return Err(Diagnostic::error(
+                "a sequence that starts with a missing-event stage needs `with maxspan`",
+                first.span,
+            ));
+        }
+    }
+    for (stage, ast_stage) in stages.iter().zip(&seq.stages) {
+        if stage.missing && stage.runs > 1 {
+            return Err(Diagnostic::error(
+                "a missing-event stage `![...]` cannot have `with runs`",
+                ast_stage.span,
+            ));
+        }
+    }
+    check_key_counts(&seq.stages, seq.until.as_ref())?;
+    Ok(Sequence {
+        by,
+        maxspan: seq.maxspan.map(|t| Duration {
+            millis: t.value.saturating_mul(t.unit.millis()),
+        }),
+        stages,
+        until,
+    })
+}
+
+fn sample(sample: &ast::Sample, span: Span) -> Result<Sample> {
+    let by = join_keys(&sample.by)?;
+    let stages = sample
+        .stages
+        .iter()
+        .map(stage)
+        .collect::<Result<Vec<_>>>()?;
+    if stages.len() < 2 {
+        return Err(Diagnostic::error("a sample needs at least two stages", span));
+    }
+    check_key_counts(&sample.stages, None)?;
+    if by.is_empty() && stages.iter().all(|s| s.by.is_empty()) {
+        return Err(Diagnostic::error(
+            "a sample needs join keys (`sample by <field>` or `[...] by <field>`)",
+            span,
+        ));
+    }
+    Ok(Sample { by, stages })
+}
+
+/// Every stage must join on the same number of keys, as Elasticsearch's verifier requires.
+fn check_key_counts(stages: &[ast::Stage], until: Option<&ast::Stage>) -> Result<()> {
+    let mut all = stages.iter().chain(until);
+    let Some(first) = all.next() else {
+        return Ok(());
+    };
+    let expected = first.by.len();
+    for stage in all {
+        if stage.by.len() != expected {
+            let span = stage.by.first().map_or(stage.span, |k| k.span);
+            return Err(Diagnostic::error(
+                format!(
+                    "inconsistent number of join keys: expected {expected} (as in the first stage) but found {}",
+                    stage.by.len()
+                ),
+                span,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn stage(stage: &ast::Stage) -> Result<Stage> {
+    Ok(Stage {
+        event: event_query(&stage.filter)?,
+        by: join_keys(&stage.by)?,
+        runs: stage.runs.unwrap_or(1),
+        missing: stage.missing,
+    })
+}
+
+fn join_keys(keys: &[ast::Expr]) -> Result<Vec<Field>> {
+    keys.iter()
+        .map(|k| match &k.kind {
+            ExprKind::Field(f) => Ok(field(f)),
+            _ => Err(Diagnostic::error("join keys must be field names", k.span)),
+        })
+        .collect()
+}
+
+fn field(f: &ast::FieldRef) -> Field {
+    Field {
+        name: f.name(),
+        optional: f.optional,
+    }
+}
+
+// ------------------------------------------------------------------ conditions
+
+/// Lower an expression that must be a condition.
+fn condition(e: &ast::Expr) -> Result<Expr> {
+    Ok(match &e.kind {
+        ExprKind::Or { operands } => Expr::or(operands.iter().map(condition).collect::<Result<_>>()?),
+        ExprKind::And { operands } => Expr::and(operands.iter().map(condition).collect::<Result<_>>()?),
+        ExprKind::Not { operand } => Expr::not(condition(operand)?),
+        ExprKind::Compare { op, left, right } => compare(*op, left, right, e.span)?,
+        ExprKind::In {
+            value: v,
+            list,
+            negated,
+            case_insensitive,
+        } => {
+            let membership = in_set(v, list, *case_insensitive)?;
+            if *negated {
+                Expr::not(membership)
+            } else {
+                membership
+            }
+        }
+        ExprKind::Match {
+            op,
+            value: v,
+            patterns,
+        } => match_expr(*op, v, patterns)?,
+        ExprKind::Literal(ast::Literal::Bool(b)) => Expr::bool(*b),
+        ExprKind::Field(f) => Expr::Test {
+            value: Value::Field(field(f)),
+        },
+        ExprKind::Call { .. } => {
+            let v = value(e)?;
+            match &v {
+                Value::Call(c) if c.function.returns_boolean() => Expr::Test { value: v },
+                Value::Call(c) => {
+                    return Err(not_a_condition(
+                        e.span,
+                        &format!("`{}` returns a value, not a boolean", c.function.name()),
+                    ))
+                }
+                // A call on constants folded to a constant.
+                Value::Literal {
+                    literal: Literal::Bool(b),
+                } => Expr::bool(*b),
+                _ => return Err(not_a_condition(e.span, "this call does not yield a boolean")),
+            }
+        }
+        ExprKind::Literal(l) => {
+            return Err(not_a_condition(
+                e.span,
+                &format!("a {} literal is not a condition", ast_literal_type(l)),
+            ))
+        }
+        ExprKind::Arithmetic { .. } | ExprKind::Negate { .. } => {
+            return Err(not_a_condition(e.span, "arithmetic yields a number, not a boolean"))
+        }
+    })
+}
+
+fn not_a_condition(span: Span, why: &str) -> Diagnostic {
+    Diagnostic::error("expected a condition", span).with_label(why.to_string())
+}
+
+fn ast_literal_type(l: &ast::Literal) -> &'static str {
+    match l {
+        ast::Literal::Null => "null",
+        ast::Literal::Bool(_) => "boolean",
+        ast::Literal::Integer(_) | ast::Literal::Float(_) => "number",
+        ast::Literal::String(_) => "string",
+    }
+}
+
+fn field_comparison(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "comparing a field with another field is not supported by Elasticsearch EQL",
+        span,
+    )
+    .with_label("the other side must be a constant")
+}
+
+fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr, span: Span) -> Result<Expr> {
+    let mut l = value(left)?;
+    let mut r = value(right)?;
+    let (op, negated) = match op {
+        ast::CompareOp::Eq => (CompareOp::Eq, false),
+        ast::CompareOp::NotEq => (CompareOp::Eq, true),
+        ast::CompareOp::Lt => (CompareOp::Lt, false),
+        ast::CompareOp::Le => (CompareOp::Le, false),
+        ast::CompareOp::Gt => (CompareOp::Gt, false),
+        ast::CompareOp::Ge => (CompareOp::Ge, false),
+    };
+    let mut op = op;
+    if l.as_literal().is_some() && r.as_literal().is_none() {
+        std::mem::swap(&mut l, &mut r);
+        op = op.flipped();
+    }
+    let positive = match (l.as_literal(), r.as_literal()) {
+        (Some(a), Some(b)) => Expr::bool(fold_compare(op, a, b).unwrap_or(false)),
+        (None, Some(Literal::Null)) if op == CompareOp::Eq => Expr::IsNull { value: l },
+        (None, Some(_)) => Expr::Compare(Compare {
+            op,
+            left: l,
+            right: r,
+            case: Case::Sensitive,
+        }),
+        _ => return Err(field_comparison(right.span.to(span))),
+    };
+    Ok(if negated {
+        Expr::not(positive)
+    } else {
+        positive
+    })
+}
+
+/// Compare two constants; `None` when the comparison yields null (a null operand, or types
+/// that do not compare).
+fn fold_compare(op: CompareOp, a: &Literal, b: &Literal) -> Option<bool> {
+    use std::cmp::Ordering;
+    let ordering = match (a, b) {
+        (Literal::Null, _) | (_, Literal::Null) => return None,
+        (Literal::String(x), Literal::String(y)) => x.cmp(y),
+        (Literal::Bool(x), Literal::Bool(y)) => x.cmp(y),
+        (x, y) => {
+            let (x, y) = (as_f64(x)?, as_f64(y)?);
+            x.partial_cmp(&y)?
+        }
+    };
+    Some(match op {
+        CompareOp::Eq => ordering == Ordering::Equal,
+        CompareOp::Lt => ordering == Ordering::Less,
+        CompareOp::Le => ordering != Ordering::Greater,
+        CompareOp::Gt => ordering == Ordering::Greater,
+        CompareOp::Ge => ordering != Ordering::Less,
+    })
+}
+
+fn as_f64(l: &Literal) -> Option<f64> {
+    match l {
+        Literal::Integer(i) => Some(*i as f64),
+        Literal::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn in_set(v: &ast::Expr, list: &[ast::Expr], case_insensitive: bool) -> Result<Expr> {
+    let tested = value(v)?;
+    let mut values = Vec::with_capacity(list.len());
+    for item in list {
+        match value(item)? {
+            Value::Literal { literal } => values.push(literal),
+            _ => return Err(field_comparison(item.span)),
+        }
+    }
+    let case = if case_insensitive {
+        Case::Insensitive
+    } else {
+        Case::Sensitive
+    };
+    if tested.as_literal().is_some() {
+        return Err(Diagnostic::error(
+            "the left side of `in` must be a field or a computed value, not a constant",
+            v.span,
+        ));
+    }
+    Ok(Expr::In(InSet {
+        value: tested,
+        values,
+        case,
+    }))
+}
+
+fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr> {
+    let tested = value(v)?;
+    let mut strings = Vec::with_capacity(patterns.len());
+    let mut others = Vec::new();
+    for p in patterns {
+        match &p.kind {
+            ExprKind::Literal(ast::Literal::String(s)) => strings.push(s.clone()),
+            ExprKind::Literal(other) if op == MatchOp::Colon => others.push(other.clone()),
+            _ => {
+                let op_text = match op {
+                    MatchOp::Colon => ":",
+                    MatchOp::Like => "like",
+                    MatchOp::LikeInsensitive => "like~",
+                    MatchOp::Regex => "regex",
+                    MatchOp::RegexInsensitive => "regex~",
+                };
+                return Err(Diagnostic::error(
+                    format!("`{op_text}` needs string patterns"),
+                    p.span,
+                ));
+            }
+        }
+    }
+    let mut alternatives = Vec::new();
+    if !strings.is_empty() {
+        alternatives.push(match op {
+            MatchOp::Colon | MatchOp::LikeInsensitive => Expr::Like(Like {
+                value: tested.clone(),
+                patterns: strings.iter().map(|s| Pattern::parse(s)).collect(),
+                case: Case::Insensitive,
+            }),
+            MatchOp::Like => Expr::Like(Like {
+                value: tested.clone(),
+                patterns: strings.iter().map(|s| Pattern::parse(s)).collect(),
+                case: Case::Sensitive,
+            }),
+            MatchOp::Regex | MatchOp::RegexInsensitive => Expr::Regex(RegexMatch {
+                value: tested.clone(),
+                patterns: strings,
+                case: if op == MatchOp::Regex {
+                    Case::Sensitive
+                } else {
+                    Case::Insensitive
+                },
+            }),
+        });
+    }
+    // `:` against a non-string constant is plain equality (case has no meaning there).
+    for literal in others {
+        alternatives.push(match literal {
+            ast::Literal::Null => Expr::IsNull {
+                value: tested.clone(),
+            },
+            other => Expr::Compare(Compare {
+                op: CompareOp::Eq,
+                left: tested.clone(),
+                right: Value::literal(literal_of(&other)),
+                case: Case::Sensitive,
+            }),
+        });
+    }
+    Ok(Expr::or(alternatives))
+}
+
+// ------------------------------------------------------------------ values
+
+fn literal_of(l: &ast::Literal) -> Literal {
+    match l {
+        ast::Literal::Null => Literal::Null,
+        ast::Literal::Bool(b) => Literal::Bool(*b),
+        ast::Literal::Integer(i) => Literal::Integer(*i),
+        ast::Literal::Float(f) => Literal::Float(*f),
+        ast::Literal::String(s) => Literal::String(s.clone()),
+    }
+}
+
+/// Lower an expression that must be a value.
+fn value(e: &ast::Expr) -> Result<Value> {
+    match &e.kind {
+        ExprKind::Field(f) => Ok(Value::Field(field(f))),
+        ExprKind::Literal(l) => Ok(Value::literal(literal_of(l))),
+        ExprKind::Negate { operand } => {
+            let v = value(operand)?;
+            match v {
+                Value::Literal { literal } => Ok(Value::literal(negate_literal(literal, e.span)?)),
+                other => Ok(Value::Negate {
+                    operand: Box::new(other),
+                }),
+            }
+        }
+        ExprKind::Arithmetic { op, left, right } => {
+            let l = value(left)?;
+            let r = value(right)?;
+            arithmetic(*op, l, r, e.span)
+        }
+        ExprKind::Call {
+            name,
+            case_insensitive,
+            args,
+        } => call(name, *case_insensitive, args, e.span),
+        _ => Err(Diagnostic::error("expected a value, found a condition", e.span)
+            .with_label("conditions cannot be used as values in Elasticsearch EQL")),
+    }
+}
+
+fn negate_literal(literal: Literal, span: Span) -> Result<Literal> {
+    match literal {
+        Literal::Integer(i) => i
+            .checked_neg()
+            .map(Literal::Integer)
+            .ok_or_else(|| Diagnostic::error("integer overflow", span)),
+        Literal::Float(f) => Ok(Literal::Float(-f)),
+        Literal::Null => Ok(Literal::Null),
+        other => Err(Diagnostic::error(
+            format!("cannot negate a {}", other.type_name()),
+            span,
+        )),
+    }
+}
+
+fn arithmetic(op: ArithOp, l: Value, r: Value, span: Span) -> Result<Value> {
+    if let (Some(a), Some(b)) = (l.as_literal(), r.as_literal()) {
+        return fold_arithmetic(op, a, b, span).map(Value::literal);
+    }
+    for side in [&l, &r] {
+        if let Some(lit @ (Literal::String(_) | Literal::Bool(_))) = side.as_literal() {
+            return Err(Diagnostic::error(
+                format!("arithmetic needs numbers, found a {}", lit.type_name()),
+                span,
+            ));
+        }
+    }
+    Ok(Value::Arithmetic {
+        op,
+        left: Box::new(l),
+        right: Box::new(r),
+    })
+}
+
+/// Fold arithmetic on two constants as Elasticsearch does: integer arithmetic on integers
+/// (truncating division), floating point as soon as one side is a decimal, null absorbing.
+fn fold_arithmetic(op: ArithOp, a: &Literal, b: &Literal, span: Span) -> Result<Literal> {
+    let overflow = || Diagnostic::error("integer overflow", span);
+    match (a, b) {
+        (Literal::Null, _) | (_, Literal::Null) => Ok(Literal::Null),
+        (Literal::Integer(x), Literal::Integer(y)) => {
+            let (x, y) = (*x, *y);
+            if y == 0 && matches!(op, ArithOp::Div | ArithOp::Mod) {
+                return Err(Diagnostic::error("division by zero", span));
+            }
+            let result = match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Div => x.checked_div(y),
+                ArithOp::Mod => x.checked_rem(y),
+            };
+            result.map(Literal::Integer).ok_or_else(overflow)
+        }
+        (x, y) => match (as_f64(x), as_f64(y)) {
+            (Some(x), Some(y)) => {
+                let result = match op {
+                    ArithOp::Add => x + y,
+                    ArithOp::Sub => x - y,
+                    ArithOp::Mul => x * y,
+                    ArithOp::Div => x / y,
+                    ArithOp::Mod => x % y,
+                };
+                if result.is_finite() {
+                    Ok(Literal::Float(result))
+                } else {
+                    Err(Diagnostic::error("arithmetic on constants does not yield a finite number", span))
+                }
+            }
+            _ => Err(Diagnostic::error(
+                format!(
+                    "arithmetic needs numbers, found a {} and a {}",
+                    a.type_name(),
+                    b.type_name()
+                ),
+                span,
+            )),
+        },
+    }
+}
+
+fn call(name: &str, case_insensitive: bool, args: &[ast::Expr], span: Span) -> Result<Value> {
+    let Some(function) = Function::from_name(name) else {
+        let lower = name.to_ascii_lowercase();
+        if functions::PYTHON_EQL_ONLY.contains(&lower.as_str()) {
+            return Err(Diagnostic::error(
+                format!("function `{name}` is not supported by Elasticsearch EQL"),
+                span,
+            )
+            .with_note("it exists only in Python eql; use `:`, `like` or `regex` for pattern matching"));
+        }
+        let known: Vec<&str> = functions::ALL_FUNCTIONS.iter().map(|f| f.name()).collect();
+        return Err(Diagnostic::error(format!("unknown function `{name}`"), span)
+            .with_note(format!("Elasticsearch EQL functions: {}", known.join(", "))));
+    };
+    if case_insensitive && !function.has_insensitive_variant() {
+        return Err(Diagnostic::error(
+            format!("`{}` has no case-insensitive `~` variant", function.name()),
+            span,
+        ));
+    }
+    let (min, max) = function.arity();
+    if args.len() < min || max.is_some_and(|m| args.len() > m) {
+        let expected = match max {
+            Some(m) if m == min => format!("{min}"),
+            Some(m) => format!("{min} to {m}"),
+            None => format!("at least {min}"),
+        };
+        return Err(Diagnostic::error(
+            format!(
+                "`{}` takes {expected} argument{}, found {}",
+                function.name(),
+                if expected == "1" { "" } else { "s" },
+                args.len()
+            ),
+            span,
+        ));
+    }
+    let values = args.iter().map(value).collect::<Result<Vec<_>>>()?;
+    match function {
+        Function::CidrMatch => {
+            for (arg, v) in args.iter().zip(&values).skip(1) {
+                match v.as_literal() {
+                    Some(Literal::String(cidr)) if is_cidr(cidr) => {}
+                    Some(Literal::String(cidr)) => {
+                        return Err(Diagnostic::error(
+                            format!("`{cidr}` is not an IP address or CIDR block"),
+                            arg.span,
+                        ))
+                    }
+                    _ => {
+                        return Err(Diagnostic::error(
+                            "`cidrMatch` takes CIDR blocks as string constants",
+                            arg.span,
+                        ))
+                    }
+                }
+            }
+        }
+        Function::Between => {
+            if let (Some(arg), Some(v)) = (args.get(3), values.get(3)) {
+                if !matches!(v.as_literal(), Some(Literal::Bool(_))) {
+                    return Err(Diagnostic::error(
+                        "the `greedy` argument of `between` must be `true` or `false`",
+                        arg.span,
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(Value::Call(Call {
+        function,
+        args: values,
+        case: if case_insensitive {
+            Case::Insensitive
+        } else {
+            Case::Sensitive
+        },
+    }))
+}
+
+/// An IPv4/IPv6 address, optionally with a prefix length within the address's size.
+fn is_cidr(text: &str) -> bool {
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let bits = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= bits))
+}

@@ -1,0 +1,11 @@
+//! eqlc: a compiler for detection rules written in Elastic's Event Query Language.
+//!
+//! The pipeline, one module a stage:
+//! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
+//! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
+
+pub mod document;
+pub mod source;
+pub mod diagnostic;
+pub mod syntax;
+pub mod ir;

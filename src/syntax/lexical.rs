@@ -1,0 +1,123 @@
+//! A linear pre-pass over the query text, run before the pest parser.
+//!
+//! pest parses by recursive descent, so 10,000 nested parentheses would overflow the stack.
+//! This scanner bounds bracket nesting first, and reports unterminated strings and comments at
+//! their opening (pest would report them at the end of the query, far from the cause).
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+
+/// Deepest bracket nesting accepted. Real rules nest at most 8 deep; Elasticsearch itself
+/// refuses overly deep queries too.
+pub const MAX_BRACKET_DEPTH: usize = 100;
+
+/// Check the lexical structure that the grammar cannot check cheaply.
+pub fn check(text: &str) -> Result<(), Diagnostic> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                let body = i + 3;
+                match text[body..].find("\"\"\"") {
+                    Some(end) => {
+                        i = body + end + 3;
+                        // `"""a""""` ends with the value `a"`: extra closing quotes belong to it.
+                        let extra = bytes[i..].iter().take(2).take_while(|&&b| b == b'"').count();
+                        i += extra;
+                    }
+                    None => return Err(unterminated("string", i, 3)),
+                }
+            }
+            quote @ (b'"' | b'\'' | b'`') => {
+                i = skip_quoted(bytes, i, quote).ok_or_else(|| {
+                    let what = if quote == b'`' { "quoted field name" } else { "string" };
+                    unterminated(what, i, 1)
+                })?;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i += bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(bytes.len() - i);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
+                Some(end) => i = i + 2 + end + 2,
+                None => {
+                    return Err(Diagnostic::error("unterminated comment", Span::new(i, i + 2))
+                        .with_label("this `/*` is never closed")
+                        .with_note("expected `*/` before the end of the query"))
+                }
+            },
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Err(Diagnostic::error(
+                        format!("query nested too deeply (more than {MAX_BRACKET_DEPTH} levels of brackets)"),
+                        Span::new(i, i + 1),
+                    )
+                    .with_label("nesting limit exceeded here"));
+                }
+                i += 1;
+            }
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Index just past the closing quote, honouring backslash escapes (doubled backticks for
+/// quoted field names); `None` if the quote is never closed.
+fn skip_quoted(bytes: &[u8], open: usize, quote: u8) -> Option<usize> {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote != b'`' => i += 2,
+            b'`' if quote == b'`' && bytes.get(i + 1) == Some(&b'`') => i += 2,
+            b if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn unterminated(what: &str, at: usize, width: usize) -> Diagnostic {
+    Diagnostic::error(format!("unterminated {what}"), Span::new(at, at + width))
+        .with_label("opened here and never closed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brackets_inside_strings_and_comments_do_not_count() {
+        let deep = "(".repeat(MAX_BRACKET_DEPTH + 5);
+        assert!(check(&format!("a where x == \"{deep}\"")).is_ok());
+        assert!(check(&format!("a where /* {deep} */ x")).is_ok());
+        assert!(check(&format!("a where x // {deep}")).is_ok());
+    }
+
+    #[test]
+    fn too_deep_nesting_is_reported_at_the_offending_bracket() {
+        let text = format!("a where {}", "(".repeat(MAX_BRACKET_DEPTH + 1));
+        let err = check(&text).expect_err("too deep");
+        assert_eq!(err.span, Some(Span::new(text.len() - 1, text.len())));
+    }
+
+    #[test]
+    fn unterminated_strings_and_comments_point_at_their_opening() {
+        let err = check("a where x == \"abc").expect_err("open string");
+        assert_eq!(err.span, Some(Span::new(13, 14)));
+        let err = check("a where x == \"\"\"abc\"").expect_err("open raw string");
+        assert_eq!(err.span, Some(Span::new(13, 16)));
+        let err = check("a where /* x").expect_err("open comment");
+        assert_eq!(err.span, Some(Span::new(8, 10)));
+        assert!(check("a where x == \"a\\\"b\"").is_ok());
+    }
+}
