@@ -4,8 +4,9 @@
 //! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
 //! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
 
-pub mod document;
-pub mod source;
 pub mod diagnostic;
-pub mod syntax;
+pub mod document;
+pub mod driver;
 pub mod ir;
+pub mod source;
+pub mod syntax;

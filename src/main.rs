@@ -1,1 +1,316 @@
-fn main() {}
+//! The `eqlc` command line. Arguments in, calls into the library, results out; nothing else.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use eqlc::driver::{self, CheckReport, InputSpec, RuleReport, Status, Summary, Target};
+
+const EXAMPLES: &str = "\
+Examples:
+  eqlc check rules/                          check every rule document under rules/
+  eqlc check --format json ../rules > report.json
+  eqlc parse rules/persistence.toml          print the rule's query as canonical EQL
+  eqlc parse --ir json rules/seed.md         print the IR as JSON
+  eqlc parse --query 'process where process.name : \"cmd.exe\"'
+  cat rule.eql | eqlc parse -                read a query from stdin
+  eqlc convert --target eql rules/ --out out/";
+
+/// eqlc: a compiler for Elastic EQL detection rules.
+#[derive(Parser)]
+#[command(name = "eqlc", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse rules and print each query as canonical EQL (or its AST / IR as JSON).
+    #[command(
+        after_help = "Examples:\n  eqlc parse rules/\n  eqlc parse --ast json --query 'any where true'"
+    )]
+    Parse {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Print the syntax tree instead of EQL.
+        #[arg(long, value_enum, conflicts_with = "ir")]
+        ast: Option<TreeFormat>,
+        /// Print the IR instead of EQL.
+        #[arg(long, value_enum)]
+        ir: Option<TreeFormat>,
+        /// Pretty-print JSON.
+        #[arg(long)]
+        pretty: bool,
+    },
+    /// Check that rules parse and convert; report every problem, then a summary.
+    #[command(
+        after_help = "Exit status: 0 nothing failed, 1 some rule failed, 2 usage error.\n\nExamples:\n  eqlc check rules/\n  eqlc check --format json --target eql ../shared/corpus"
+    )]
+    Check {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Targets to check (repeatable; default: all).
+        #[arg(long = "target", value_enum)]
+        targets: Vec<Target>,
+        /// Also list skipped documents in text output.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Convert rules to a target format, to stdout or to files mirroring the input tree.
+    #[command(
+        after_help = "Examples:\n  eqlc convert --target eql rules/\n  eqlc convert --target eql rules/ --out build/"
+    )]
+    Convert {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Target::Eql)]
+        target: Target,
+        /// Write one file per rule under DIR instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Rule files or directories (searched recursively); `-` reads standard input.
+    #[arg(value_name = "PATH", required_unless_present = "query")]
+    paths: Vec<String>,
+    /// An EQL query given inline instead of (or besides) files.
+    #[arg(long, short = 'q', value_name = "EQL")]
+    query: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TreeFormat {
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
+impl InputArgs {
+    fn specs(&self) -> Vec<InputSpec> {
+        let mut specs: Vec<InputSpec> = self
+            .paths
+            .iter()
+            .map(|p| {
+                if p == "-" {
+                    InputSpec::Stdin
+                } else {
+                    InputSpec::Path(PathBuf::from(p))
+                }
+            })
+            .collect();
+        if let Some(q) = &self.query {
+            specs.push(InputSpec::Inline(q.clone()));
+        }
+        specs
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let input = match &cli.command {
+        Command::Parse { input, .. }
+        | Command::Check { input, .. }
+        | Command::Convert { input, .. } => input,
+    };
+    let specs = input.specs();
+    let missing = driver::missing_paths(&specs);
+    if !missing.is_empty() {
+        for m in missing {
+            eprintln!("eqlc: no such file or directory: {m}");
+        }
+        return ExitCode::from(2);
+    }
+    let result = match cli.command {
+        Command::Parse {
+            ast, ir, pretty, ..
+        } => parse(&specs, ast.is_some(), ir.is_some(), pretty, color),
+        Command::Check {
+            format,
+            targets,
+            verbose,
+            ..
+        } => check(&specs, format, targets, verbose),
+        Command::Convert { target, out, .. } => convert(&specs, target, out, color),
+    };
+    match result {
+        Ok(failed) => ExitCode::from(u8::from(failed)),
+        Err(e) => {
+            eprintln!("eqlc: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Print each failed rule's diagnostics in full to stderr; true if any rule failed.
+fn report_failures(reports: &[RuleReport], color: bool) -> bool {
+    let mut failed = false;
+    for r in reports {
+        if r.status == Status::Error {
+            failed = true;
+        }
+        for rendered in r.render_diagnostics(color) {
+            eprintln!("{rendered}\n");
+        }
+    }
+    failed
+}
+
+fn parse(
+    specs: &[InputSpec],
+    ast: bool,
+    ir: bool,
+    pretty: bool,
+    color: bool,
+) -> std::io::Result<bool> {
+    let reports = driver::run_batch(specs, &[Target::Eql], true);
+    let mut out = std::io::stdout().lock();
+    let many = reports.len() > 1;
+    for r in &reports {
+        if r.status != Status::Ok {
+            continue;
+        }
+        if ast || ir {
+            let tree = if ast {
+                let text = r
+                    .rule
+                    .as_ref()
+                    .and_then(|rule| rule.query.as_ref())
+                    .map(|q| q.text.as_str());
+                text.and_then(|t| eqlc::syntax::parse(t).ok())
+                    .map(|a| serde_json::to_value(a).unwrap_or_default())
+            } else {
+                r.query
+                    .as_ref()
+                    .map(|q| serde_json::to_value(q).unwrap_or_default())
+            };
+            let doc = serde_json::json!({ "path": r.path, "name": r.name, if ast { "ast" } else { "ir" }: tree });
+            let text = if pretty {
+                serde_json::to_string_pretty(&doc)
+            } else {
+                serde_json::to_string(&doc)
+            }
+            .map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+        } else if let Some(eql) = r.outputs.get(&Target::Eql) {
+            if many {
+                writeln!(out, "// {}", r.path)?;
+            }
+            writeln!(out, "{eql}")?;
+            if many {
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(report_failures(&reports, color))
+}
+
+fn check(
+    specs: &[InputSpec],
+    format: ReportFormat,
+    targets: Vec<Target>,
+    verbose: bool,
+) -> std::io::Result<bool> {
+    let mut targets = if targets.is_empty() {
+        Target::ALL.to_vec()
+    } else {
+        targets
+    };
+    targets.sort();
+    targets.dedup();
+    let reports = driver::run_batch(specs, &targets, false);
+    let summary = Summary::of(&reports);
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Json => {
+            let doc = CheckReport {
+                rules: &reports,
+                summary,
+            };
+            let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+        }
+        ReportFormat::Text => {
+            for r in &reports {
+                for d in &r.diagnostics {
+                    writeln!(out, "{}", d.one_line())?;
+                }
+                if verbose && r.status == Status::Skipped {
+                    let why = r.skip_reason.as_deref().unwrap_or("skipped");
+                    writeln!(out, "{}: skipped: {why}", r.path)?;
+                }
+            }
+            writeln!(
+                out,
+                "{} documents: {} ok, {} skipped, {} failed",
+                summary.total, summary.ok, summary.skipped, summary.error
+            )?;
+        }
+    }
+    Ok(summary.error > 0)
+}
+
+fn convert(
+    specs: &[InputSpec],
+    target: Target,
+    out_dir: Option<PathBuf>,
+    color: bool,
+) -> std::io::Result<bool> {
+    let reports = driver::run_batch(specs, &[target], true);
+    let mut out = std::io::stdout().lock();
+    let many = reports.iter().filter(|r| r.status == Status::Ok).count() > 1;
+    for r in &reports {
+        let Some(artifact) = r.outputs.get(&target) else {
+            continue;
+        };
+        match &out_dir {
+            Some(dir) => {
+                let path = driver::output_path(dir, &r.relative, target);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&path, format!("{artifact}\n"))?;
+            }
+            None => {
+                if many {
+                    writeln!(out, "// {}", r.path)?;
+                }
+                writeln!(out, "{artifact}")?;
+                if many {
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    Ok(report_failures(&reports, color))
+}

@@ -195,6 +195,15 @@ mod tests {
     }
 
     #[test]
+    fn unclosed_parenthesis_does_not_swallow_the_next_field() {
+        let text = "R\nRule type: query\nSearches indices from: now-9m (unclosed\n\
+                    Rule license: Elastic License v2\n";
+        let rule = rule(text);
+        assert_eq!(rule.from.as_deref(), Some("now-9m"));
+        assert_eq!(rule.license.as_deref(), Some("Elastic License v2"));
+    }
+
+    #[test]
     fn badges_and_labels() {
         assert!(is_badge("Elastic Stack Serverless Security"));
         assert!(!is_badge("Identifies use of Security tools"));

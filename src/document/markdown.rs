@@ -34,11 +34,23 @@ fn fence(line: &str) -> Option<&str> {
     })
 }
 
+/// Whether `line` closes a block opened by `marker`: the same fence character, at least as
+/// many times, and nothing else.
+fn closes(line: &str, marker: &str) -> bool {
+    let line = line.trim();
+    fence(line).is_some_and(|f| f.len() == line.len() && f.len() >= marker.len())
+        && line.chars().next() == marker.chars().next()
+}
+
 impl Markup for Markdown {
     fn body_start(&self, lines: &[SrcLine<'_>]) -> usize {
         // YAML front matter: `---` … `---`.
         if lines.first().is_some_and(|l| l.text.trim_end() == "---") {
-            if let Some(end) = lines.iter().skip(1).position(|l| l.text.trim_end() == "---") {
+            if let Some(end) = lines
+                .iter()
+                .skip(1)
+                .position(|l| l.text.trim_end() == "---")
+            {
                 return end + 2;
             }
         }
@@ -85,7 +97,7 @@ impl Markup for Markdown {
         let close = section
             .iter()
             .skip(content)
-            .position(|l| l.text.trim() == marker)
+            .position(|l| closes(l.text, marker))
             .map_or(section.len(), |n| content + n);
         Some(content..close)
     }
@@ -187,6 +199,12 @@ sequence
         assert!(PAGE[query.map.to_document(0)..].starts_with("/* comment */\nsequence"));
         let tactic = rule.threat[0].tactic.as_ref().unwrap();
         assert_eq!(tactic.reference, "https://attack.mitre.org/tactics/TA0003/");
+    }
+
+    #[test]
+    fn longer_fence_holds_shorter_ones() {
+        let section = page::split_lines("````js\nany where x\n```\n````\nafter\n");
+        assert_eq!(Markdown.query_block(&section), Some(1..3));
     }
 
     #[test]

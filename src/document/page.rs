@@ -85,7 +85,6 @@ pub(super) trait Markup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Section {
     /// "Investigation guide".
-
     Guide,
     /// "Setup".
     Setup,
@@ -125,7 +124,9 @@ const METADATA_KEYS: &[&str] = &[
 
 /// Whether `key` is one of the metadata keys pages use (case-insensitive).
 pub(super) fn is_metadata_key(key: &str) -> bool {
-    METADATA_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key.trim()))
+    METADATA_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key.trim()))
 }
 
 fn is_framework(markup: &impl Markup, line: &str) -> Option<String> {
@@ -136,6 +137,9 @@ fn is_framework(markup: &impl Markup, line: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// How many lines a metadata value's open parenthesis may run on for.
+const MAX_CONTINUATION_LINES: usize = 3;
 
 /// A metadata entry: its inline value and the list items under it.
 #[derive(Debug, Default)]
@@ -164,128 +168,34 @@ pub(super) fn read_page(
     lines: &[SrcLine<'_>],
     markup: &impl Markup,
 ) -> Result<Loaded, DocumentError> {
-    let is_metadata_line = |line: &str| match markup.classify(line) {
-        Line::Field { key, .. } => is_metadata_key(key),
-        _ => false,
+    let mut page = PageReader {
+        lines,
+        markup,
+        at: markup.body_start(lines),
     };
-    let mut i = markup.body_start(lines);
+    let title = page.title();
+    let description = page.description(title.as_deref().unwrap_or(""));
+    let (fields, unheaded_start) = page.metadata();
+    let layout = page.sections();
 
-    // Title: the first title line before the metadata.
-    let mut title = None;
-    while let Some(line) = lines.get(i) {
-        i += 1;
-        if let Some(t) = markup.title(line.text) {
-            title = Some(t.trim().to_string());
-            break;
-        }
-        if is_metadata_line(line.text) {
-            i -= 1;
-            break;
-        }
-    }
-
-    // Description: the first paragraph after the title.
-    let mut description: Vec<&str> = Vec::new();
-    let mut paragraph_done = false;
-    while let Some(line) = lines.get(i) {
-        if is_metadata_line(line.text) || section(markup, line.text).is_some() {
-            break;
-        }
-        if line.text.trim().is_empty() {
-            paragraph_done |= !description.is_empty();
-        } else if !paragraph_done {
-            let kept = markup.description_line(line.text, title.as_deref().unwrap_or(""));
-            description.extend(kept.filter(|d| !d.is_empty()));
-        }
-        i += 1;
-    }
-
-    // Metadata: fields and their list items, up to the first section or the MITRE list.
-    let mut fields: Vec<Field> = Vec::new();
-    let mut unheaded_start = None;
-    while let Some(line) = lines.get(i) {
-        if section(markup, line.text).is_some() || is_framework(markup, line.text).is_some() {
-            break;
-        }
-        match markup.classify(line.text) {
-            Line::Field { key, value } => {
-                let mut value = value.to_string();
-                // "Searches indices from: now-9m (Date Math format, …" may close its
-                // parenthesis on a later line: those lines belong to the value.
-                while value.matches('(').count() > value.matches(')').count() {
-                    let Some(next) = lines.get(i + 1) else { break };
-                    value.push(' ');
-                    value.push_str(next.text.trim());
-                    i += 1;
-                }
-                fields.push(Field {
-                    key: key.trim().to_string(),
-                    value,
-                    items: Vec::new(),
-                });
-            }
-            Line::Item(item) => {
-                if let Some(field) = fields.last_mut() {
-                    field.items.push(item.trim().to_string());
-                }
-            }
-            Line::Blank => {}
-            Line::Text(_) if markup.unheaded_query() && !fields.is_empty() => {
-                unheaded_start = Some(i);
-                break;
-            }
-            Line::Text(_) => {}
-        }
-        i += 1;
-    }
-
-    // Sections, and the MITRE list after the `Framework:` line.
-    let mut sections: Vec<(Section, Range<usize>)> = Vec::new();
-    let mut open: Option<(Section, usize)> = None;
-    let mut unheaded_end = lines.len();
-    let mut framework = None;
-    let mut mitre_start = lines.len();
-    while let Some(line) = lines.get(i) {
-        let boundary = section(markup, line.text);
-        let fw = is_framework(markup, line.text);
-        if boundary.is_some() || fw.is_some() {
-            unheaded_end = unheaded_end.min(i);
-            if let Some((s, start)) = open.take() {
-                sections.push((s, start..i));
-            }
-        }
-        if let Some(value) = fw {
-            framework = Some(value);
-            mitre_start = i + 1;
-            break;
-        }
-        if let Some(s) = boundary {
-            open = Some((s, i + 1));
-        }
-        i += 1;
-    }
-    if let Some((s, start)) = open {
-        sections.push((s, start..lines.len().min(mitre_start)));
-    }
     let section_lines = |wanted: Section| {
-        sections
+        layout
+            .sections
             .iter()
             .find(|(s, _)| *s == wanted)
             .and_then(|(_, range)| lines.get(range.clone()))
     };
-
     let query = match section_lines(Section::Query) {
         Some(section) => markup
             .query_block(section)
             .and_then(|block| section.get(block))
             .and_then(|block| query_from_lines(text, block)),
         None => unheaded_start
-            .and_then(|start| lines.get(start..unheaded_end))
+            .and_then(|start| lines.get(start..layout.unheaded_end))
             .and_then(|block| query_from_lines(text, block)),
     };
-
     let mitre_pairs: Vec<(&str, &str)> = lines
-        .get(mitre_start..)
+        .get(layout.mitre_start..)
         .unwrap_or_default()
         .iter()
         .filter_map(|line| match markup.classify(line.text) {
@@ -296,11 +206,12 @@ pub(super) fn read_page(
         .collect();
 
     let mut rule = Rule {
-        name: title.filter(|t| !t.is_empty()),
-        description: (!description.is_empty()).then(|| description.join("\n")),
+        name: title,
+        description,
         investigation_guide: section_lines(Section::Guide).and_then(|l| section_text(text, l)),
         setup: section_lines(Section::Setup).and_then(|l| section_text(text, l)),
-        threat: framework
+        threat: layout
+            .framework
             .map(|fw| threats(&fw, &mitre_pairs))
             .unwrap_or_default(),
         query,
@@ -311,11 +222,164 @@ pub(super) fn read_page(
     }
     if rule.is_eql() && rule.query.is_none() {
         return Err(DocumentError::new(
-            "EQL rule has no query (no code block under its `Rule query` heading)",
+            "EQL rule has no query (no code block under a `Rule query` heading)",
             None,
         ));
     }
     Ok(Loaded::Rule(Box::new(rule)))
+}
+
+/// Where a page's sections and MITRE list are.
+struct Layout {
+    /// Known sections with their content lines.
+    sections: Vec<(Section, Range<usize>)>,
+    /// Where text after the metadata that sits under no heading ends.
+    unheaded_end: usize,
+    /// The `Framework:` value, if the page has a MITRE list.
+    framework: Option<String>,
+    /// First line of the MITRE list.
+    mitre_start: usize,
+}
+
+/// Walks a page top to bottom, one part after the other.
+struct PageReader<'p, 'a, M> {
+    lines: &'p [SrcLine<'a>],
+    markup: &'p M,
+    /// The next line to look at.
+    at: usize,
+}
+
+impl<M: Markup> PageReader<'_, '_, M> {
+    fn is_metadata_line(&self, line: &str) -> bool {
+        match self.markup.classify(line) {
+            Line::Field { key, .. } => is_metadata_key(key),
+            _ => false,
+        }
+    }
+
+    /// The first title line before the metadata.
+    fn title(&mut self) -> Option<String> {
+        while let Some(line) = self.lines.get(self.at) {
+            if self.is_metadata_line(line.text) {
+                return None;
+            }
+            self.at += 1;
+            if let Some(title) = self.markup.title(line.text) {
+                return Some(title.trim().to_string()).filter(|t| !t.is_empty());
+            }
+        }
+        None
+    }
+
+    /// The first paragraph after the title.
+    fn description(&mut self, title: &str) -> Option<String> {
+        let mut description: Vec<&str> = Vec::new();
+        let mut paragraph_done = false;
+        while let Some(line) = self.lines.get(self.at) {
+            if self.is_metadata_line(line.text) || section(self.markup, line.text).is_some() {
+                break;
+            }
+            if line.text.trim().is_empty() {
+                paragraph_done |= !description.is_empty();
+            } else if !paragraph_done {
+                let kept = self.markup.description_line(line.text, title);
+                description.extend(kept.filter(|d| !d.is_empty()));
+            }
+            self.at += 1;
+        }
+        (!description.is_empty()).then(|| description.join("\n"))
+    }
+
+    /// Metadata fields and their list items, up to the first section or the MITRE list; and,
+    /// for formats that allow it, the line where an unheaded query starts.
+    fn metadata(&mut self) -> (Vec<Field>, Option<usize>) {
+        let mut fields: Vec<Field> = Vec::new();
+        while let Some(line) = self.lines.get(self.at) {
+            if section(self.markup, line.text).is_some()
+                || is_framework(self.markup, line.text).is_some()
+            {
+                break;
+            }
+            match self.markup.classify(line.text) {
+                Line::Field { key, value } => {
+                    let value = self.continued(value);
+                    fields.push(Field {
+                        key: key.trim().to_string(),
+                        value,
+                        items: Vec::new(),
+                    });
+                }
+                Line::Item(item) => {
+                    if let Some(field) = fields.last_mut() {
+                        field.items.push(item.trim().to_string());
+                    }
+                }
+                Line::Blank => {}
+                Line::Text(_) if self.markup.unheaded_query() && !fields.is_empty() => {
+                    return (fields, Some(self.at));
+                }
+                Line::Text(_) => {}
+            }
+            self.at += 1;
+        }
+        (fields, None)
+    }
+
+    /// A field's value with the lines its open parenthesis runs on: "Searches indices from:
+    /// now-9m (Date Math format, …" may close on a later line. Bounded, so that an unclosed
+    /// parenthesis cannot swallow the page.
+    fn continued(&mut self, value: &str) -> String {
+        let mut value = value.to_string();
+        for _ in 0..MAX_CONTINUATION_LINES {
+            if value.matches('(').count() <= value.matches(')').count() {
+                break;
+            }
+            let Some(next) = self.lines.get(self.at + 1) else {
+                break;
+            };
+            if self.is_metadata_line(next.text) || section(self.markup, next.text).is_some() {
+                break;
+            }
+            value.push(' ');
+            value.push_str(next.text.trim());
+            self.at += 1;
+        }
+        value
+    }
+
+    /// The known sections up to the `Framework:` line, and where the MITRE list starts.
+    fn sections(&mut self) -> Layout {
+        let mut layout = Layout {
+            sections: Vec::new(),
+            unheaded_end: self.lines.len(),
+            framework: None,
+            mitre_start: self.lines.len(),
+        };
+        let mut open: Option<(Section, usize)> = None;
+        while let Some(line) = self.lines.get(self.at) {
+            let heading = section(self.markup, line.text);
+            let framework = is_framework(self.markup, line.text);
+            if heading.is_some() || framework.is_some() {
+                layout.unheaded_end = layout.unheaded_end.min(self.at);
+                if let Some((s, start)) = open.take() {
+                    layout.sections.push((s, start..self.at));
+                }
+            }
+            if framework.is_some() {
+                layout.framework = framework;
+                layout.mitre_start = self.at + 1;
+                return layout;
+            }
+            if let Some(s) = heading {
+                open = Some((s, self.at + 1));
+            }
+            self.at += 1;
+        }
+        if let Some((s, start)) = open {
+            layout.sections.push((s, start..self.lines.len()));
+        }
+        layout
+    }
 }
 
 /// The document slice spanning `block`'s non-blank lines, trailing whitespace trimmed.
@@ -487,7 +551,10 @@ mod tests {
     #[test]
     fn split_field_forms() {
         assert_eq!(split_field("Tags:"), Some(("Tags", "")));
-        assert_eq!(split_field("Name: Persistence"), Some(("Name", "Persistence")));
+        assert_eq!(
+            split_field("Name: Persistence"),
+            Some(("Name", "Persistence"))
+        );
         assert_eq!(
             split_field("Reference URL: https://attack.mitre.org/x/"),
             Some(("Reference URL", "https://attack.mitre.org/x/"))
@@ -546,7 +613,10 @@ mod tests {
         assert_eq!(threats[0].tactic.as_ref().unwrap().name, "Persistence");
         assert_eq!(threats[0].techniques.len(), 2);
         let sub = &threats[0].techniques[0].subtechniques[0];
-        assert_eq!((sub.id.as_str(), sub.reference.as_str()), ("T1547.001", "https://u/"));
+        assert_eq!(
+            (sub.id.as_str(), sub.reference.as_str()),
+            ("T1547.001", "https://u/")
+        );
         assert_eq!(threats[1].techniques[0].entry.id, "T1047");
     }
 

@@ -187,9 +187,7 @@ fn string_anchors(raw: &str, start: usize) -> Option<(String, Vec<(usize, usize)
     } else {
         return None;
     };
-    let mut body = raw
-        .strip_prefix(delimiter)?
-        .strip_suffix(delimiter)?;
+    let mut body = raw.strip_prefix(delimiter)?.strip_suffix(delimiter)?;
     let mut body_start = start + delimiter.len();
     if delimiter.len() == 3 {
         // A newline right after the opening delimiter is not part of the value.
@@ -326,7 +324,11 @@ mod tests {
         let text = "[rule]\ntype = \"eql\"\nquery = \"\"\"\r\nany where \\\n     a\\tb\n\"\"\"\n";
         let query = rule(text).query.unwrap();
         assert_eq!(query.text, "any where a\tb\n");
-        assert_maps(text, &query, &[(0, "any where"), (10, "a\\tb"), (12, "b\n")]);
+        assert_maps(
+            text,
+            &query,
+            &[(0, "any where"), (10, "a\\tb"), (12, "b\n")],
+        );
     }
 
     #[test]

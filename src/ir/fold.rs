@@ -116,6 +116,9 @@ pub fn walk_value<F: Fold + ?Sized>(f: &mut F, v: Value) -> Value {
         Value::Negate { operand } => Value::Negate {
             operand: Box::new(f.fold_value(*operand)),
         },
+        Value::Condition { condition } => Value::Condition {
+            condition: Box::new(f.fold_expr(*condition)),
+        },
     }
 }
 
@@ -185,6 +188,7 @@ pub fn visit_value_children<V: Visit + ?Sized>(v: &mut V, value: &Value) {
             v.visit_value(right);
         }
         Value::Negate { operand } => v.visit_value(operand),
+        Value::Condition { condition } => v.visit_expr(condition),
     }
 }
 
@@ -234,7 +238,10 @@ mod tests {
         let q = lowered("process where a : \"x\" and (b == 1 or not c : \"y\")");
         assert_eq!(print::query(&DropLikes.fold_query(q)), "process where true");
         let q = lowered("process where a : \"x\" and b == 1");
-        assert_eq!(print::query(&DropLikes.fold_query(q)), "process where b == 1");
+        assert_eq!(
+            print::query(&DropLikes.fold_query(q)),
+            "process where b == 1"
+        );
     }
 
     #[test]

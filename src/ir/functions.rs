@@ -136,7 +136,10 @@ impl Function {
     pub fn returns_boolean(self) -> bool {
         matches!(
             self,
-            Function::CidrMatch | Function::EndsWith | Function::StartsWith | Function::StringContains
+            Function::CidrMatch
+                | Function::EndsWith
+                | Function::StartsWith
+                | Function::StringContains
         )
     }
 }
@@ -148,10 +151,334 @@ mod tests {
     #[test]
     fn names_are_case_insensitive_and_canonical_names_round_trip() {
         assert_eq!(Function::from_name("cidrmatch"), Some(Function::CidrMatch));
-        assert_eq!(Function::from_name("STRINGCONTAINS"), Some(Function::StringContains));
+        assert_eq!(
+            Function::from_name("STRINGCONTAINS"),
+            Some(Function::StringContains)
+        );
         assert_eq!(Function::from_name("wildcard"), None);
         for f in ALL_FUNCTIONS {
             assert_eq!(Function::from_name(f.name()), Some(f));
         }
+    }
+}
+
+/// Evaluate a function on constants, as Elasticsearch folds calls whose arguments are all
+/// constants. `Ok(None)` means the call is left unfolded; `Err` explains an argument that can
+/// never work (wrong type, bad number text).
+///
+/// Strings are indexed by character. Null arguments yield null, as in Elasticsearch.
+pub fn fold(
+    function: Function,
+    args: &[super::Literal],
+    case: super::Case,
+) -> Result<Option<super::Literal>, String> {
+    use super::{Case, Literal};
+    let insensitive = case == Case::Insensitive;
+    let lower = |s: &str| {
+        if insensitive {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    if function == Function::CidrMatch {
+        return Ok(None);
+    }
+    // `number(x, null)` reads x in base 10; every other null argument makes the result null.
+    let null_allowed = |i: usize| function == Function::Number && i == 1;
+    if args
+        .iter()
+        .enumerate()
+        .any(|(i, a)| *a == Literal::Null && !null_allowed(i))
+    {
+        return Ok(Some(Literal::Null));
+    }
+    let text = |i: usize| -> Result<String, String> {
+        match args.get(i) {
+            Some(Literal::String(s)) => Ok(s.clone()),
+            Some(other) if function == Function::Concat || function == Function::String => {
+                Ok(literal_to_string(other))
+            }
+            Some(other) => Err(format!(
+                "`{}` needs a string, found a {}",
+                function.name(),
+                other.type_name()
+            )),
+            None => Err(format!("`{}` is missing an argument", function.name())),
+        }
+    };
+    let integer = |i: usize| -> Result<Option<i64>, String> {
+        match args.get(i) {
+            None => Ok(None),
+            Some(Literal::Integer(n)) => Ok(Some(*n)),
+            Some(other) => Err(format!(
+                "`{}` needs a whole number, found a {}",
+                function.name(),
+                other.type_name()
+            )),
+        }
+    };
+    let folded = match function {
+        Function::Add
+        | Function::Subtract
+        | Function::Multiply
+        | Function::Divide
+        | Function::Modulo => {
+            return Ok(None);
+        }
+        Function::Length => Literal::Integer(text(0)?.chars().count() as i64),
+        Function::String => Literal::String(text(0)?),
+        Function::Concat => {
+            let mut out = String::new();
+            for i in 0..args.len() {
+                out.push_str(&text(i)?);
+            }
+            Literal::String(out)
+        }
+        Function::StartsWith => Literal::Bool(lower(&text(0)?).starts_with(&lower(&text(1)?))),
+        Function::EndsWith => Literal::Bool(lower(&text(0)?).ends_with(&lower(&text(1)?))),
+        Function::StringContains => Literal::Bool(lower(&text(0)?).contains(&lower(&text(1)?))),
+        Function::IndexOf => {
+            let haystack: Vec<char> = lower(&text(0)?).chars().collect();
+            let needle: Vec<char> = lower(&text(1)?).chars().collect();
+            let start = integer(2)?.unwrap_or(0).max(0) as usize;
+            match char_index_of(&haystack, &needle, start) {
+                Some(i) => Literal::Integer(i as i64),
+                None => Literal::Null,
+            }
+        }
+        Function::Substring => {
+            let chars: Vec<char> = text(0)?.chars().collect();
+            let start = integer(1)?.unwrap_or(0);
+            let end = integer(2)?;
+            let (from, to) = slice_bounds(chars.len(), start, end);
+            Literal::String(chars[from..to].iter().collect())
+        }
+        Function::Between => {
+            let source = text(0)?;
+            let greedy = matches!(args.get(3), Some(Literal::Bool(true)));
+            Literal::String(between(&source, &text(1)?, &text(2)?, greedy, insensitive))
+        }
+        Function::Number => {
+            let base = match args.get(1) {
+                None | Some(Literal::Null) => 10,
+                Some(Literal::Integer(b)) if (2..=36).contains(b) => *b as u32,
+                Some(other) => {
+                    return Err(format!(
+                        "`number` needs a base from 2 to 36, found `{}`",
+                        literal_to_string(other)
+                    ))
+                }
+            };
+            let source = text(0)?;
+            match parse_number(&source, base) {
+                Some(n) => n,
+                None => return Err(format!("`number` cannot read `{source}` in base {base}")),
+            }
+        }
+        Function::CidrMatch => return Ok(None),
+    };
+    Ok(Some(folded))
+}
+
+/// A literal as `string()` renders it.
+fn literal_to_string(l: &super::Literal) -> String {
+    use super::Literal;
+    match l {
+        Literal::Null => "null".into(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Integer(i) => i.to_string(),
+        Literal::Float(f) => {
+            let s = f.to_string();
+            if s.contains('.') {
+                s
+            } else {
+                format!("{s}.0")
+            }
+        }
+        Literal::String(s) => s.clone(),
+    }
+}
+
+fn char_index_of(haystack: &[char], needle: &[char], start: usize) -> Option<usize> {
+    if start > haystack.len() {
+        return None;
+    }
+    if needle.is_empty() {
+        return Some(start);
+    }
+    haystack[start..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + start)
+}
+
+/// Python-style slice bounds: negative positions count from the end; out-of-range positions
+/// are clamped.
+pub fn slice_bounds(len: usize, start: i64, end: Option<i64>) -> (usize, usize) {
+    let len_i = len as i64;
+    let clamp = |p: i64| -> usize {
+        let p = if p < 0 { p + len_i } else { p };
+        p.clamp(0, len_i) as usize
+    };
+    let from = clamp(start);
+    let to = end.map_or(len, clamp);
+    (from, to.max(from))
+}
+
+fn between(source: &str, left: &str, right: &str, greedy: bool, insensitive: bool) -> String {
+    let fold = |s: &str| -> Vec<char> {
+        if insensitive {
+            s.chars().flat_map(char::to_lowercase).collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    let chars: Vec<char> = source.chars().collect();
+    let (hay, l, r) = (fold(source), fold(left), fold(right));
+    // Lower-casing may change lengths; then indexes would not line up with the source.
+    if hay.len() != chars.len() {
+        return String::new();
+    }
+    let Some(li) = char_index_of(&hay, &l, 0) else {
+        return String::new();
+    };
+    let after = li + l.len();
+    let ri = if greedy {
+        (after..=hay.len().saturating_sub(r.len()))
+            .rev()
+            .find(|&i| hay[i..].starts_with(&r))
+    } else {
+        char_index_of(&hay, &r, after)
+    };
+    match ri {
+        Some(ri) if ri >= after => chars[after..ri].iter().collect(),
+        _ => String::new(),
+    }
+}
+
+fn parse_number(text: &str, base: u32) -> Option<super::Literal> {
+    use super::Literal;
+    let t = text.trim();
+    if base == 10 {
+        if let Ok(i) = t.parse::<i64>() {
+            return Some(Literal::Integer(i));
+        }
+        return t
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Literal::Float);
+    }
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let digits = if base == 16 {
+        digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+            .unwrap_or(digits)
+    } else {
+        digits
+    };
+    let n = i64::from_str_radix(digits, base).ok()?;
+    Some(Literal::Integer(if negative { -n } else { n }))
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::super::{Case, Literal};
+    use super::*;
+
+    fn s(v: &str) -> Literal {
+        Literal::String(v.into())
+    }
+
+    fn call(f: Function, args: &[Literal]) -> Option<Literal> {
+        fold(f, args, Case::Sensitive).expect("folds")
+    }
+
+    #[test]
+    fn string_functions_fold_with_elasticsearch_null_and_case_rules() {
+        assert_eq!(
+            call(Function::Length, &[s("héllo")]),
+            Some(Literal::Integer(5))
+        );
+        assert_eq!(
+            call(Function::Concat, &[s("a"), Literal::Integer(1)]),
+            Some(s("a1"))
+        );
+        assert_eq!(
+            call(Function::Concat, &[s("a"), Literal::Null]),
+            Some(Literal::Null)
+        );
+        assert_eq!(
+            call(Function::StartsWith, &[s("Cmd.exe"), s("cmd")]),
+            Some(Literal::Bool(false))
+        );
+        assert_eq!(
+            fold(
+                Function::StartsWith,
+                &[s("Cmd.exe"), s("cmd")],
+                Case::Insensitive
+            )
+            .expect("folds"),
+            Some(Literal::Bool(true))
+        );
+        assert_eq!(
+            call(
+                Function::IndexOf,
+                &[s("abcabc"), s("c"), Literal::Integer(3)]
+            ),
+            Some(Literal::Integer(5))
+        );
+        assert_eq!(
+            call(Function::IndexOf, &[s("abc"), s("z")]),
+            Some(Literal::Null)
+        );
+        assert_eq!(
+            call(Function::Substring, &[s("hello.exe"), Literal::Integer(-4)]),
+            Some(s(".exe"))
+        );
+        assert_eq!(
+            call(
+                Function::Substring,
+                &[s("hello"), Literal::Integer(1), Literal::Integer(-1)]
+            ),
+            Some(s("ell"))
+        );
+        assert_eq!(
+            call(Function::Between, &[s("a[x]b[y]"), s("["), s("]")]),
+            Some(s("x"))
+        );
+        assert_eq!(
+            call(
+                Function::Between,
+                &[s("a[x]b[y]"), s("["), s("]"), Literal::Bool(true)]
+            ),
+            Some(s("x]b[y"))
+        );
+    }
+
+    #[test]
+    fn number_reads_bases_and_decimals() {
+        assert_eq!(
+            call(Function::Number, &[s("31"), Literal::Integer(13)]),
+            Some(Literal::Integer(40))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("0x1F"), Literal::Integer(16)]),
+            Some(Literal::Integer(31))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("1.5")]),
+            Some(Literal::Float(1.5))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("17"), Literal::Null]),
+            Some(Literal::Integer(17))
+        );
+        assert!(fold(Function::Number, &[s("zz")], Case::Sensitive).is_err());
     }
 }

@@ -38,11 +38,7 @@ fn event_query(filter: &ast::EventFilter) -> Result<EventQuery> {
 
 fn sequence(seq: &ast::Sequence, span: Span) -> Result<Sequence> {
     let by = join_keys(&seq.by)?;
-    let stages = seq
-        .stages
-        .iter()
-        .map(stage)
-        .collect::<Result<Vec<_>>>()?;
+    let stages = seq.stages.iter().map(stage).collect::<Result<Vec<_>>>()?;
     let until = seq.until.as_ref().map(stage).transpose()?;
     let matched: u64 = stages.iter().filter(|s| !s.missing).map(|s| s.runs).sum();
     if stages.len() + stages.iter().map(|s| s.runs as usize - 1).sum::<usize>() < 2 {
@@ -92,7 +88,10 @@ fn sample(sample: &ast::Sample, span: Span) -> Result<Sample> {
         .map(stage)
         .collect::<Result<Vec<_>>>()?;
     if stages.len() < 2 {
-        return Err(Diagnostic::error("a sample needs at least two stages", span));
+        return Err(Diagnostic::error(
+            "a sample needs at least two stages",
+            span,
+        ));
     }
     check_key_counts(&sample.stages, None)?;
     if by.is_empty() && stages.iter().all(|s| s.by.is_empty()) {
@@ -156,8 +155,12 @@ fn field(f: &ast::FieldRef) -> Field {
 /// Lower an expression that must be a condition.
 fn condition(e: &ast::Expr) -> Result<Expr> {
     Ok(match &e.kind {
-        ExprKind::Or { operands } => Expr::or(operands.iter().map(condition).collect::<Result<_>>()?),
-        ExprKind::And { operands } => Expr::and(operands.iter().map(condition).collect::<Result<_>>()?),
+        ExprKind::Or { operands } => {
+            Expr::or(operands.iter().map(condition).collect::<Result<_>>()?)
+        }
+        ExprKind::And { operands } => {
+            Expr::and(operands.iter().map(condition).collect::<Result<_>>()?)
+        }
         ExprKind::Not { operand } => Expr::not(condition(operand)?),
         ExprKind::Compare { op, left, right } => compare(*op, left, right, e.span)?,
         ExprKind::In {
@@ -196,7 +199,12 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
                 Value::Literal {
                     literal: Literal::Bool(b),
                 } => Expr::bool(*b),
-                _ => return Err(not_a_condition(e.span, "this call does not yield a boolean")),
+                _ => {
+                    return Err(not_a_condition(
+                        e.span,
+                        "this call does not yield a boolean",
+                    ))
+                }
             }
         }
         ExprKind::Literal(l) => {
@@ -206,7 +214,10 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
             ))
         }
         ExprKind::Arithmetic { .. } | ExprKind::Negate { .. } => {
-            return Err(not_a_condition(e.span, "arithmetic yields a number, not a boolean"))
+            return Err(not_a_condition(
+                e.span,
+                "arithmetic yields a number, not a boolean",
+            ))
         }
     })
 }
@@ -252,6 +263,14 @@ fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr, span: Span) 
         (Some(a), Some(b)) => Expr::bool(fold_compare(op, a, b).unwrap_or(false)),
         (None, Some(Literal::Null)) if op == CompareOp::Eq => Expr::IsNull { value: l },
         (None, Some(_)) => Expr::Compare(Compare {
+            op,
+            left: l,
+            right: r,
+            case: Case::Sensitive,
+        }),
+        // Both sides computed. Elasticsearch resolves an unmapped `?field` to null before it
+        // checks for field-to-field comparisons, so such a comparison is accepted.
+        _ if l.is_optional_field() || r.is_optional_field() => Expr::Compare(Compare {
             op,
             left: l,
             right: r,
@@ -423,8 +442,13 @@ fn value(e: &ast::Expr) -> Result<Value> {
             case_insensitive,
             args,
         } => call(name, *case_insensitive, args, e.span),
-        _ => Err(Diagnostic::error("expected a value, found a condition", e.span)
-            .with_label("conditions cannot be used as values in Elasticsearch EQL")),
+        // A condition in a value position, e.g. `(exit_code > -1) == null`.
+        _ => match condition(e)? {
+            Expr::Bool { value } => Ok(Value::literal(Literal::Bool(value))),
+            other => Ok(Value::Condition {
+                condition: Box::new(other),
+            }),
+        },
     }
 }
 
@@ -494,7 +518,10 @@ fn fold_arithmetic(op: ArithOp, a: &Literal, b: &Literal, span: Span) -> Result<
                 if result.is_finite() {
                     Ok(Literal::Float(result))
                 } else {
-                    Err(Diagnostic::error("arithmetic on constants does not yield a finite number", span))
+                    Err(Diagnostic::error(
+                        "arithmetic on constants does not yield a finite number",
+                        span,
+                    ))
                 }
             }
             _ => Err(Diagnostic::error(
@@ -517,11 +544,15 @@ fn call(name: &str, case_insensitive: bool, args: &[ast::Expr], span: Span) -> R
                 format!("function `{name}` is not supported by Elasticsearch EQL"),
                 span,
             )
-            .with_note("it exists only in Python eql; use `:`, `like` or `regex` for pattern matching"));
+            .with_note(
+                "it exists only in Python eql; use `:`, `like` or `regex` for pattern matching",
+            ));
         }
         let known: Vec<&str> = functions::ALL_FUNCTIONS.iter().map(|f| f.name()).collect();
-        return Err(Diagnostic::error(format!("unknown function `{name}`"), span)
-            .with_note(format!("Elasticsearch EQL functions: {}", known.join(", "))));
+        return Err(
+            Diagnostic::error(format!("unknown function `{name}`"), span)
+                .with_note(format!("Elasticsearch EQL functions: {}", known.join(", "))),
+        );
     };
     if case_insensitive && !function.has_insensitive_variant() {
         return Err(Diagnostic::error(
@@ -579,15 +610,45 @@ fn call(name: &str, case_insensitive: bool, args: &[ast::Expr], span: Span) -> R
         }
         _ => {}
     }
+    let case = if case_insensitive {
+        Case::Insensitive
+    } else {
+        Case::Sensitive
+    };
+    let literals: Option<Vec<Literal>> = values.iter().map(|v| v.as_literal().cloned()).collect();
+    if let Some(literals) = literals {
+        if let Some(op) = arithmetic_function(function) {
+            return fold_arithmetic(op, &literals[0], &literals[1], span).map(Value::literal);
+        }
+        match functions::fold(function, &literals, case) {
+            Ok(Some(folded)) => return Ok(Value::literal(folded)),
+            Ok(None) => {}
+            Err(message) => return Err(Diagnostic::error(message, span)),
+        }
+    }
+    if let Some(op) = arithmetic_function(function) {
+        // `add(a, b)` means `a + b`: one form in the IR.
+        let [l, r]: [Value; 2] = values
+            .try_into()
+            .map_err(|_| Diagnostic::error("internal error: arity", span))?;
+        return arithmetic(op, l, r, span);
+    }
     Ok(Value::Call(Call {
         function,
         args: values,
-        case: if case_insensitive {
-            Case::Insensitive
-        } else {
-            Case::Sensitive
-        },
+        case,
     }))
+}
+
+fn arithmetic_function(function: Function) -> Option<ArithOp> {
+    Some(match function {
+        Function::Add => ArithOp::Add,
+        Function::Subtract => ArithOp::Sub,
+        Function::Multiply => ArithOp::Mul,
+        Function::Divide => ArithOp::Div,
+        Function::Modulo => ArithOp::Mod,
+        _ => return None,
+    })
 }
 
 /// An IPv4/IPv6 address, optionally with a prefix length within the address's size.

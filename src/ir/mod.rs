@@ -115,7 +115,12 @@ pub struct Duration {
 impl std::fmt::Display for Duration {
     /// The largest unit that expresses the span exactly: `90s`, `5m`, `500ms`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const UNITS: [(u64, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+        const UNITS: [(u64, &str); 4] = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
         for (size, unit) in UNITS {
             if self.millis > 0 && self.millis % size == 0 {
                 return write!(f, "{}{unit}", self.millis / size);
@@ -303,6 +308,12 @@ pub enum Value {
         /// The negated value.
         operand: Box<Value>,
     },
+    /// A condition used as a boolean value, e.g. `(exit_code > -1) == null`: true, false, or
+    /// null when its operands are null.
+    Condition {
+        /// The condition.
+        condition: Box<Expr>,
+    },
 }
 
 pub use crate::syntax::ast::ArithOp;
@@ -365,14 +376,22 @@ impl Value {
         }
     }
 
+    /// Whether this value is a `?field` reference.
+    pub fn is_optional_field(&self) -> bool {
+        matches!(self, Value::Field(Field { optional: true, .. }))
+    }
+
     /// Whether any field occurs in this value.
     pub fn mentions_field(&self) -> bool {
         match self {
             Value::Field(_) => true,
             Value::Literal { .. } => false,
             Value::Call(c) => c.args.iter().any(Value::mentions_field),
-            Value::Arithmetic { left, right, .. } => left.mentions_field() || right.mentions_field(),
+            Value::Arithmetic { left, right, .. } => {
+                left.mentions_field() || right.mentions_field()
+            }
             Value::Negate { operand } => operand.mentions_field(),
+            Value::Condition { .. } => true,
         }
     }
 }

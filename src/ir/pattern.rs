@@ -43,7 +43,8 @@ impl Pattern {
                 parts.push(PatternPart::Literal(std::mem::take(&mut literal)));
             }
             // `**` means the same as `*`.
-            if !(wildcard == PatternPart::AnyString && parts.last() == Some(&PatternPart::AnyString))
+            if !(wildcard == PatternPart::AnyString
+                && parts.last() == Some(&PatternPart::AnyString))
             {
                 parts.push(wildcard);
             }
@@ -115,7 +116,10 @@ mod tests {
     #[test]
     fn collapses_star_runs_and_keeps_backslashes_literal() {
         assert_eq!(Pattern::parse("a**b").to_eql(), "a*b");
-        assert_eq!(Pattern::parse("a\\*").parts, vec![Literal("a\\".into()), AnyString]);
+        assert_eq!(
+            Pattern::parse("a\\*").parts,
+            vec![Literal("a\\".into()), AnyString]
+        );
         assert_eq!(Pattern::parse("abc").as_literal().as_deref(), Some("abc"));
         assert_eq!(Pattern::parse("").parts, vec![]);
     }

@@ -145,7 +145,11 @@ pub fn expr(e: &Expr) -> String {
                 .iter()
                 .map(|p| string_literal(&p.to_eql()))
                 .collect();
-            format!("{} {op} {}", predicate_subject(&like.value), list_or_single(&patterns))
+            format!(
+                "{} {op} {}",
+                predicate_subject(&like.value),
+                list_or_single(&patterns)
+            )
         }
         Expr::Regex(r) => {
             let op = match r.case {
@@ -153,7 +157,11 @@ pub fn expr(e: &Expr) -> String {
                 Case::Insensitive => "regex~",
             };
             let patterns: Vec<String> = r.patterns.iter().map(|p| regex_literal(p)).collect();
-            format!("{} {op} {}", predicate_subject(&r.value), list_or_single(&patterns))
+            format!(
+                "{} {op} {}",
+                predicate_subject(&r.value),
+                list_or_single(&patterns)
+            )
         }
         Expr::Test { value: v } => value(v),
     }
@@ -174,7 +182,11 @@ fn compare(c: &Compare, op: &str) -> String {
     } else {
         op
     };
-    format!("{} {op} {}", operand_value(&c.left), operand_value(&c.right))
+    format!(
+        "{} {op} {}",
+        operand_value(&c.left),
+        operand_value(&c.right)
+    )
 }
 
 fn in_set(set: &InSet, negated: bool) -> String {
@@ -185,7 +197,11 @@ fn in_set(set: &InSet, negated: bool) -> String {
         (true, Case::Insensitive) => "not in~",
     };
     let values: Vec<String> = set.values.iter().map(literal).collect();
-    format!("{} {op} ({})", predicate_subject(&set.value), values.join(", "))
+    format!(
+        "{} {op} ({})",
+        predicate_subject(&set.value),
+        values.join(", ")
+    )
 }
 
 fn list_or_single(items: &[String]) -> String {
@@ -269,6 +285,7 @@ pub fn value(v: &Value) -> String {
             )
         }
         Value::Negate { operand } => format!("-{}", value_at(operand, ValueLevel::Primary)),
+        Value::Condition { condition } => format!("({})", expr(condition)),
     }
 }
 
@@ -360,7 +377,9 @@ fn regex_literal(s: &str) -> String {
     let raw_ok = s.contains('\\')
         && !s.contains("\"\"\"")
         && !s.ends_with('"')
-        && !s.chars().any(|c| c.is_control() || is_invisible_format_char(c));
+        && !s
+            .chars()
+            .any(|c| c.is_control() || is_invisible_format_char(c));
     if raw_ok {
         format!("\"\"\"{s}\"\"\"")
     } else {

@@ -16,7 +16,10 @@ fn span_of(pair: &Pair<'_, Rule>) -> Span {
 
 /// "`X` is not supported by Elasticsearch EQL", the message for every legacy construct.
 fn unsupported(what: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("{what} is not supported by Elasticsearch EQL"), span)
+    Diagnostic::error(
+        format!("{what} is not supported by Elasticsearch EQL"),
+        span,
+    )
 }
 
 /// A pair the grammar guarantees; its absence is an internal error, reported, not panicked on.
@@ -66,7 +69,12 @@ fn event_filter(pair: Pair<'_, Rule>) -> Result<EventFilter> {
         Some(p) if p.as_rule() == Rule::kw_any => None,
         Some(p) if p.as_rule() == Rule::string => Some(string(p)?),
         Some(p) => Some(p.as_str().to_string()),
-        None => return Err(Diagnostic::error("expected an event category", category_span)),
+        None => {
+            return Err(Diagnostic::error(
+                "expected an event category",
+                category_span,
+            ))
+        }
     };
     let _where = expect_next(&mut inner, "`where`", span)?;
     let condition = expr(expect_next(&mut inner, "condition", span)?, 0)?;
@@ -148,8 +156,8 @@ fn stage(pair: Pair<'_, Rule>) -> Result<Stage> {
                         _ => {}
                     }
                 }
-                let filter =
-                    filter.ok_or_else(|| Diagnostic::error("expected an event filter", sub_span))?;
+                let filter = filter
+                    .ok_or_else(|| Diagnostic::error("expected an event filter", sub_span))?;
                 stage = Some((filter, missing));
             }
             Rule::join_keys => by = join_keys(p)?,
@@ -204,11 +212,10 @@ fn time_span(pair: Pair<'_, Rule>) -> Result<TimeSpan> {
             "h" => TimeUnit::Hours,
             "d" => TimeUnit::Days,
             other => {
-                return Err(Diagnostic::error(
-                    format!("unknown time unit `{other}`"),
-                    span_of(&u),
+                return Err(
+                    Diagnostic::error(format!("unknown time unit `{other}`"), span_of(&u))
+                        .with_note("expected one of `ms`, `s`, `m`, `h`, `d`"),
                 )
-                .with_note("expected one of `ms`, `s`, `m`, `h`, `d`"))
             }
         },
     };
@@ -321,12 +328,15 @@ fn expr(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
                 }
             }
             check_depth(depth + nots.len(), span)?;
-            let operand = operand.ok_or_else(|| Diagnostic::error("expected an expression", span))?;
+            let operand =
+                operand.ok_or_else(|| Diagnostic::error("expected an expression", span))?;
             let mut e = expr(operand, depth + nots.len())?;
             for not_span in nots.into_iter().rev() {
                 let span = not_span.to(e.span);
                 e = Expr {
-                    kind: ExprKind::Not { operand: Box::new(e) },
+                    kind: ExprKind::Not {
+                        operand: Box::new(e),
+                    },
                     span,
                 };
             }
@@ -377,7 +387,9 @@ fn expr(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
                 if negative {
                     let span = sign_span.to(e.span);
                     e = Expr {
-                        kind: ExprKind::Negate { operand: Box::new(e) },
+                        kind: ExprKind::Negate {
+                            operand: Box::new(e),
+                        },
                         span,
                     };
                 }
@@ -486,10 +498,9 @@ fn postfix(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
             };
             let rhs = expect_next(&mut inner, "pattern", span)?;
             let patterns = match rhs.as_rule() {
-                Rule::constant_list => rhs
-                    .into_inner()
-                    .map(constant)
-                    .collect::<Result<Vec<_>>>()?,
+                Rule::constant_list => {
+                    rhs.into_inner().map(constant).collect::<Result<Vec<_>>>()?
+                }
                 Rule::constant => vec![constant(rhs)?],
                 _ => {
                     let rhs_span = span_of(&rhs);
@@ -549,8 +560,9 @@ fn field(pair: Pair<'_, Rule>) -> Result<Expr> {
                 segments.push(body.replace("``", "`"));
             }
             Rule::array_index => {
-                return Err(unsupported("array indexing", span_of(&p))
-                    .with_note("a condition on an array field already holds if any element satisfies it"))
+                return Err(unsupported("array indexing", span_of(&p)).with_note(
+                    "a condition on an array field already holds if any element satisfies it",
+                ))
             }
             Rule::method_call => {
                 let method = p.as_str().trim_start_matches(':').trim_end_matches('(');

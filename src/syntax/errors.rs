@@ -68,7 +68,10 @@ pub(super) fn translate(error: &Error<Rule>, text: &str) -> Diagnostic {
         InputLocation::Span((s, _)) => s,
     };
     let found = found_token(text, at);
-    let span = Span::new(at, at + found.len().max(if at < text.len() { 1 } else { 0 }));
+    let span = Span::new(
+        at,
+        at + found.len().max(if at < text.len() { 1 } else { 0 }),
+    );
     let found_desc = if found.is_empty() {
         "the end of the query".to_string()
     } else {
@@ -92,7 +95,10 @@ pub(super) fn translate(error: &Error<Rule>, text: &str) -> Diagnostic {
     } else if expected.is_empty() {
         format!("unexpected {found_desc}")
     } else {
-        format!("expected {}, found {found_desc}", join_alternatives(&expected))
+        format!(
+            "expected {}, found {found_desc}",
+            join_alternatives(&expected)
+        )
     };
     let mut diagnostic = Diagnostic::error(message, span);
     if expected.contains(&"`where`") && found == "=" {

@@ -24,7 +24,11 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
                     Some(end) => {
                         i = body + end + 3;
                         // `"""a""""` ends with the value `a"`: extra closing quotes belong to it.
-                        let extra = bytes[i..].iter().take(2).take_while(|&&b| b == b'"').count();
+                        let extra = bytes[i..]
+                            .iter()
+                            .take(2)
+                            .take_while(|&&b| b == b'"')
+                            .count();
                         i += extra;
                     }
                     None => return Err(unterminated("string", i, 3)),
@@ -32,7 +36,11 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
             }
             quote @ (b'"' | b'\'' | b'`') => {
                 i = skip_quoted(bytes, i, quote).ok_or_else(|| {
-                    let what = if quote == b'`' { "quoted field name" } else { "string" };
+                    let what = if quote == b'`' {
+                        "quoted field name"
+                    } else {
+                        "string"
+                    };
                     unterminated(what, i, 1)
                 })?;
             }
@@ -45,9 +53,11 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
             b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
                 Some(end) => i = i + 2 + end + 2,
                 None => {
-                    return Err(Diagnostic::error("unterminated comment", Span::new(i, i + 2))
-                        .with_label("this `/*` is never closed")
-                        .with_note("expected `*/` before the end of the query"))
+                    return Err(
+                        Diagnostic::error("unterminated comment", Span::new(i, i + 2))
+                            .with_label("this `/*` is never closed")
+                            .with_note("expected `*/` before the end of the query"),
+                    )
                 }
             },
             b'(' | b'[' => {

@@ -23,7 +23,8 @@ pub const MAX_EXPRESSION_DEPTH: usize = 200;
 /// Parse one EQL statement.
 pub fn parse(text: &str) -> Result<ast::Statement, Diagnostic> {
     lexical::check(text)?;
-    let mut pairs = EqlParser::parse(Rule::statement, text).map_err(|e| errors::translate(&e, text))?;
+    let mut pairs =
+        EqlParser::parse(Rule::statement, text).map_err(|e| errors::translate(&e, text))?;
     let statement = pairs
         .next()
         .ok_or_else(|| Diagnostic::error_unplaced("empty parse result"))?;

@@ -1,0 +1,468 @@
+//! Batches: find the rule documents under the paths a user names, run each through the
+//! pipeline for the requested targets, and report every rule's outcome.
+//!
+//! A bad rule never stops a batch: it becomes a report with diagnostics and the rest go on.
+//! The CLI only turns arguments into calls here and prints what comes back.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::diagnostic::{self, Diagnostic, Located};
+use crate::document::{self, Loaded, Provenance, Rule};
+use crate::ir::{self, Query};
+use crate::syntax;
+
+/// A rule document's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct SourceDoc {
+    /// Path as shown to the user (`-` for stdin, `<query>` for `--query`).
+    pub display: String,
+    /// Path relative to the argument it was found under, for mirroring trees in `--out`.
+    pub relative: PathBuf,
+    /// The text.
+    pub text: String,
+    /// Named explicitly, or found in a directory walk.
+    pub provenance: Provenance,
+}
+
+/// A path that could not be read at all.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    /// The path.
+    pub display: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// File extensions considered when walking a directory.
+const RULE_EXTENSIONS: [&str; 7] = ["toml", "eql", "md", "markdown", "txt", "asciidoc", "adoc"];
+
+/// Where a batch reads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    /// A file or directory.
+    Path(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+    /// A query given on the command line.
+    Inline(String),
+}
+
+/// Check that every named path exists: a missing one is a usage error, reported before any work.
+pub fn missing_paths(inputs: &[InputSpec]) -> Vec<String> {
+    inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputSpec::Path(p) if !p.exists() => Some(p.display().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Gather documents: files as named, directories recursively (sorted, so output is stable).
+pub fn collect(inputs: &[InputSpec]) -> (Vec<SourceDoc>, Vec<Unreadable>) {
+    let mut docs = Vec::new();
+    let mut unreadable = Vec::new();
+    for input in inputs {
+        match input {
+            InputSpec::Inline(text) => docs.push(SourceDoc {
+                display: "<query>".into(),
+                relative: PathBuf::from("query.eql"),
+                text: text.clone(),
+                provenance: Provenance::Explicit,
+            }),
+            InputSpec::Stdin => {
+                let mut text = String::new();
+                match std::io::stdin().read_to_string(&mut text) {
+                    Ok(_) => docs.push(SourceDoc {
+                        display: "-".into(),
+                        relative: PathBuf::from("stdin.eql"),
+                        text,
+                        provenance: Provenance::Explicit,
+                    }),
+                    Err(e) => unreadable.push(Unreadable {
+                        display: "-".into(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            InputSpec::Path(path) if path.is_dir() => {
+                let walker = walkdir::WalkDir::new(path).sort_by_file_name();
+                for entry in walker {
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            unreadable.push(Unreadable {
+                                display: e.path().map_or_else(
+                                    || path.display().to_string(),
+                                    |p| p.display().to_string(),
+                                ),
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    let p = entry.path();
+                    let hidden = entry.depth() > 0
+                        && entry
+                            .file_name()
+                            .to_str()
+                            .is_some_and(|n| n.starts_with('.'));
+                    if hidden || !entry.file_type().is_file() || !has_rule_extension(p) {
+                        continue;
+                    }
+                    let relative = p.strip_prefix(path).unwrap_or(p).to_path_buf();
+                    read_file(
+                        p,
+                        relative,
+                        Provenance::Discovered,
+                        &mut docs,
+                        &mut unreadable,
+                    );
+                }
+            }
+            InputSpec::Path(path) => {
+                let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+                read_file(
+                    path,
+                    relative,
+                    Provenance::Explicit,
+                    &mut docs,
+                    &mut unreadable,
+                );
+            }
+        }
+    }
+    (docs, unreadable)
+}
+
+fn has_rule_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| RULE_EXTENSIONS.iter().any(|r| r.eq_ignore_ascii_case(e)))
+}
+
+fn read_file(
+    path: &Path,
+    relative: PathBuf,
+    provenance: Provenance,
+    docs: &mut Vec<SourceDoc>,
+    unreadable: &mut Vec<Unreadable>,
+) {
+    let display = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => docs.push(SourceDoc {
+                display,
+                relative,
+                text,
+                provenance,
+            }),
+            Err(e) => unreadable.push(Unreadable {
+                display,
+                reason: format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            }),
+        },
+        Err(e) => unreadable.push(Unreadable {
+            display,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Parse and lower a query text: the front end in one call.
+pub fn compile_query(text: &str) -> Result<Query, Diagnostic> {
+    let ast = syntax::parse(text)?;
+    ir::lower(&ast)
+}
+
+/// The outputs eqlc can produce or check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Canonical EQL: printed, re-parsed and compared with the original IR.
+    Eql,
+}
+
+impl Target {
+    /// Every target, the default for `check`.
+    pub const ALL: [Target; 1] = [Target::Eql];
+
+    /// The target's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Eql => "eql",
+        }
+    }
+
+    /// File extension of this target's artifacts.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Target::Eql => "eql",
+        }
+    }
+}
+
+/// A rule's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything requested worked.
+    Ok,
+    /// Not an EQL rule (or not a rule at all): nothing to do.
+    Skipped,
+    /// Something failed; see the diagnostics.
+    Error,
+}
+
+/// Everything a batch learned about one document.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    /// The document's path.
+    pub path: String,
+    /// Rule id, where the document has one.
+    pub rule_id: Option<String>,
+    /// Rule name.
+    pub name: Option<String>,
+    /// Rule type (`eql`, `query`, `threshold`, …); `null` for non-rule documents.
+    pub rule_type: Option<String>,
+    /// The worst status over all targets.
+    pub status: Status,
+    /// Why the rule was skipped, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// Status per requested target.
+    pub targets: BTreeMap<&'static str, Status>,
+    /// Problems and warnings, located in the document.
+    pub diagnostics: Vec<Located>,
+    /// Artifacts per target (only kept when the caller asks for them).
+    #[serde(skip)]
+    pub outputs: BTreeMap<Target, String>,
+    /// Where the document sits relative to the argument it came from.
+    #[serde(skip)]
+    pub relative: PathBuf,
+    /// The document text, for rendering diagnostics.
+    #[serde(skip)]
+    pub text: String,
+    /// The rule, when the document could be read.
+    #[serde(skip)]
+    pub rule: Option<Rule>,
+    /// The IR, when the query compiled.
+    #[serde(skip)]
+    pub query: Option<Query>,
+}
+
+impl RuleReport {
+    fn new(doc: &SourceDoc) -> Self {
+        RuleReport {
+            path: doc.display.clone(),
+            rule_id: None,
+            name: None,
+            rule_type: None,
+            status: Status::Ok,
+            skip_reason: None,
+            targets: BTreeMap::new(),
+            diagnostics: Vec::new(),
+            outputs: BTreeMap::new(),
+            relative: doc.relative.clone(),
+            text: String::new(),
+            rule: None,
+            query: None,
+        }
+    }
+
+    /// Render every diagnostic rustc-style (file, line, column, caret).
+    pub fn render_diagnostics(&self, color: bool) -> Vec<String> {
+        self.diagnostics
+            .iter()
+            .map(|d| diagnostic::render(&d.diagnostic, &self.path, &self.text, color))
+            .collect()
+    }
+}
+
+/// Counts over a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Documents looked at.
+    pub total: usize,
+    /// Rules that passed every target.
+    pub ok: usize,
+    /// Non-EQL rules and non-rule documents.
+    pub skipped: usize,
+    /// Rules with at least one error.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Tally reports.
+    pub fn of(reports: &[RuleReport]) -> Self {
+        let mut s = Summary {
+            total: reports.len(),
+            ..Summary::default()
+        };
+        for r in reports {
+            match r.status {
+                Status::Ok => s.ok += 1,
+                Status::Skipped => s.skipped += 1,
+                Status::Error => s.error += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Run one document through the pipeline for `targets`. `keep_outputs` keeps the artifacts.
+pub fn process(doc: &SourceDoc, targets: &[Target], keep_outputs: bool) -> RuleReport {
+    let mut report = RuleReport::new(doc);
+    report.text = doc.text.clone();
+    let file_name = doc.relative.to_string_lossy();
+    let rule = match document::read_document(&doc.text, &file_name, doc.provenance) {
+        Ok(Loaded::Rule(rule)) => *rule,
+        Ok(Loaded::NotARule { reason }) => {
+            report.status = Status::Skipped;
+            report.skip_reason = Some(reason);
+            return report;
+        }
+        Err(e) => {
+            let d = match e.span {
+                Some(span) => Diagnostic::error(e.message, span),
+                None => Diagnostic::error_unplaced(e.message),
+            };
+            report.diagnostics.push(d.locate(&doc.display, &doc.text));
+            report.status = Status::Error;
+            return report;
+        }
+    };
+    report.rule_id = rule.rule_id.clone();
+    report.name = rule.name.clone();
+    report.rule_type = Some(rule.kind_label());
+    if !rule.is_eql() {
+        report.status = Status::Skipped;
+        report.skip_reason = Some(format!(
+            "not an EQL rule (rule type `{}`)",
+            rule.kind_label()
+        ));
+        report.rule = Some(rule);
+        return report;
+    }
+    let Some(query_text) = rule.query.as_ref() else {
+        report.diagnostics.push(
+            Diagnostic::error_unplaced("EQL rule has no query").locate(&doc.display, &doc.text),
+        );
+        report.status = Status::Error;
+        report.rule = Some(rule);
+        return report;
+    };
+    let compiled = compile_query(&query_text.text);
+    match compiled {
+        Err(d) => {
+            report
+                .diagnostics
+                .push(d.mapped(&query_text.map).locate(&doc.display, &doc.text));
+            for t in targets {
+                report.targets.insert(t.name(), Status::Error);
+            }
+        }
+        Ok(query) => {
+            for &target in targets {
+                let outcome = run_target(target, &query);
+                let status = match outcome {
+                    Ok(output) => {
+                        if keep_outputs {
+                            report.outputs.insert(target, output);
+                        }
+                        Status::Ok
+                    }
+                    Err(d) => {
+                        report
+                            .diagnostics
+                            .push(d.mapped(&query_text.map).locate(&doc.display, &doc.text));
+                        Status::Error
+                    }
+                };
+                report.targets.insert(target.name(), status);
+            }
+            report.query = Some(query);
+        }
+    }
+    report.status = if report.diagnostics.iter().any(|d| d.diagnostic.is_error()) {
+        Status::Error
+    } else {
+        report.targets.values().copied().max().unwrap_or(Status::Ok)
+    };
+    report.rule = Some(rule);
+    report
+}
+
+/// Produce one target's artifact for a compiled query.
+pub fn run_target(target: Target, query: &Query) -> Result<String, Diagnostic> {
+    match target {
+        Target::Eql => {
+            let printed = ir::print::query(query);
+            // The canonical form must mean the same query: re-parse and compare.
+            let again = compile_query(&printed).map_err(|d| {
+                Diagnostic::error_unplaced(format!(
+                    "internal error: canonical EQL does not re-parse: {}",
+                    d.message
+                ))
+            })?;
+            if &again != query {
+                return Err(Diagnostic::error_unplaced(
+                    "internal error: canonical EQL re-parses to a different query",
+                ));
+            }
+            Ok(printed)
+        }
+    }
+}
+
+/// Process a whole batch, unreadable inputs included.
+pub fn run_batch(inputs: &[InputSpec], targets: &[Target], keep_outputs: bool) -> Vec<RuleReport> {
+    let (docs, unreadable) = collect(inputs);
+    let mut reports: Vec<RuleReport> = docs
+        .iter()
+        .map(|d| process(d, targets, keep_outputs))
+        .collect();
+    for u in unreadable {
+        let doc = SourceDoc {
+            display: u.display.clone(),
+            relative: PathBuf::new(),
+            text: String::new(),
+            provenance: Provenance::Explicit,
+        };
+        let mut report = RuleReport::new(&doc);
+        report.status = Status::Error;
+        report.diagnostics.push(
+            Diagnostic::error_unplaced(format!("cannot read: {}", u.reason)).locate(&u.display, ""),
+        );
+        reports.push(report);
+    }
+    reports
+}
+
+/// The JSON document `eqlc check --format json` prints.
+#[derive(Debug, Serialize)]
+pub struct CheckReport<'a> {
+    /// One entry per document.
+    pub rules: &'a [RuleReport],
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// Where `--out DIR` writes a rule's artifact: the input tree mirrored, named after the stem.
+pub fn output_path(out_dir: &Path, relative: &Path, target: Target) -> PathBuf {
+    let stem = relative
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rule".into());
+    let parent = relative.parent().unwrap_or(Path::new(""));
+    out_dir
+        .join(parent)
+        .join(format!("{stem}.{}", target.extension()))
+}
