@@ -215,12 +215,11 @@ fn decode_basic(
     let mut out = String::with_capacity(body.len());
     let mut anchors = vec![(0, body_start)];
     let mut rest = body;
-    while let Some(backslash) = rest.find('\\') {
-        out.push_str(&rest[..backslash]);
-        let after = &rest[backslash + 1..];
+    while let Some((plain, after)) = rest.split_once('\\') {
+        out.push_str(plain);
         let (decoded, used) = decode_escape(after, multiline)?;
         out.extend(decoded);
-        rest = &after[used..];
+        rest = after.get(used..)?;
         let anchor = (out.len(), body_start + (body.len() - rest.len()));
         // Two escapes in a row where the second decodes to nothing (`\n\` + newline) share a
         // query offset: keep only the later anchor so lookups stay unambiguous.

@@ -7,12 +7,26 @@ use crate::syntax::ast::{self, ExprKind, MatchOp};
 
 type Result<T> = std::result::Result<T, Diagnostic>;
 
+/// Elasticsearch's limits: `runs` per stage, queries per sequence after expanding runs, and
+/// stages per sample.
+const MAX_RUNS: u64 = 100;
+const MAX_SEQUENCE_QUERIES: u64 = 256;
+const MAX_SAMPLE_STAGES: usize = 5;
+
 /// Lower a parsed statement into the IR.
 pub fn lower(statement: &ast::Statement) -> Result<Query> {
     let body = match &statement.query {
         ast::Query::Event(filter) => QueryBody::Event(event_query(filter)?),
         ast::Query::Sequence(seq) => QueryBody::Sequence(sequence(seq, statement.span)?),
-        ast::Query::Sample(sample) => QueryBody::Sample(self::sample(sample, statement.span)?),
+        ast::Query::Sample(sample) => {
+            if let Some(pipe) = statement.pipes.first() {
+                return Err(Diagnostic::error(
+                    "pipes are not supported after `sample` by Elasticsearch EQL",
+                    pipe.span,
+                ));
+            }
+            QueryBody::Sample(self::sample(sample, statement.span)?)
+        }
     };
     let pipes = statement
         .pipes
@@ -40,34 +54,50 @@ fn sequence(seq: &ast::Sequence, span: Span) -> Result<Sequence> {
     let by = join_keys(&seq.by)?;
     let stages = seq.stages.iter().map(stage).collect::<Result<Vec<_>>>()?;
     let until = seq.until.as_ref().map(stage).transpose()?;
-    let matched: u64 = stages.iter().filter(|s| !s.missing).map(|s| s.runs).sum();
-    if stages.len() + stages.iter().map(|s| s.runs as usize - 1).sum::<usize>() < 2 {
-        return Err(Diagnostic::error(
-            "a sequence needs at least two stages (or one stage `with runs=N`, N ≥ 2)",
-            span,
-        ));
-    }
-    if matched == 0 {
-        return Err(Diagnostic::error(
-            "a sequence needs at least one stage that is not a missing-event stage `![...]`",
-            span,
-        ));
-    }
-    if let Some(first) = seq.stages.first().filter(|s| s.missing) {
-        if seq.maxspan.is_none() {
+    for (stage, ast_stage) in stages.iter().zip(&seq.stages) {
+        if stage.runs > MAX_RUNS {
             return Err(Diagnostic::error(
-                "a sequence that starts with a missing-event stage needs `with maxspan`",
-                first.span,
+                format!("`runs` can be at most {MAX_RUNS}, found {}", stage.runs),
+                ast_stage.span,
             ));
         }
-    }
-    for (stage, ast_stage) in stages.iter().zip(&seq.stages) {
         if stage.missing && stage.runs > 1 {
             return Err(Diagnostic::error(
                 "a missing-event stage `![...]` cannot have `with runs`",
                 ast_stage.span,
             ));
         }
+        if stage.missing && seq.maxspan.is_none() {
+            return Err(Diagnostic::error(
+                "a sequence with a missing-event stage `![...]` needs `with maxspan`",
+                ast_stage.span,
+            ));
+        }
+    }
+    let expanded: u64 = stages.iter().map(|s| s.runs).sum();
+    if expanded < 2 {
+        return Err(Diagnostic::error(
+            "a sequence needs at least two stages (or one stage `with runs=N`, N ≥ 2) besides `until`",
+            span,
+        ));
+    }
+    if expanded > MAX_SEQUENCE_QUERIES {
+        return Err(Diagnostic::error(
+            format!("a sequence can have at most {MAX_SEQUENCE_QUERIES} stages once `runs` are expanded, found {expanded}"),
+            span,
+        ));
+    }
+    if stages.iter().all(|s| s.missing) {
+        return Err(Diagnostic::error(
+            "a sequence needs at least one stage that is not a missing-event stage `![...]`",
+            span,
+        ));
+    }
+    if let Some(until) = seq.until.as_ref().filter(|u| u.missing) {
+        return Err(Diagnostic::error(
+            "`until` cannot be a missing-event stage `![...]`",
+            until.span,
+        ));
     }
     check_key_counts(&seq.stages, seq.until.as_ref())?;
     Ok(Sequence {
@@ -92,6 +122,34 @@ fn sample(sample: &ast::Sample, span: Span) -> Result<Sample> {
             "a sample needs at least two stages",
             span,
         ));
+    }
+    if stages.len() > MAX_SAMPLE_STAGES {
+        return Err(Diagnostic::error(
+            format!(
+                "a sample can have at most {MAX_SAMPLE_STAGES} stages, found {}",
+                stages.len()
+            ),
+            span,
+        ));
+    }
+    for (stage, ast_stage) in stages.iter().zip(&sample.stages) {
+        if stage.missing {
+            return Err(Diagnostic::error(
+                "missing-event stages `![...]` are supported only in sequences",
+                ast_stage.span,
+            ));
+        }
+        let keys: Vec<&str> = stage.keys(&by).map(|k| k.name.as_str()).collect();
+        if let Some((_, dup)) = keys
+            .iter()
+            .enumerate()
+            .find(|(i, k)| keys[..*i].contains(k))
+        {
+            return Err(Diagnostic::error(
+                format!("join key `{dup}` is used twice in one stage"),
+                ast_stage.span,
+            ));
+        }
     }
     check_key_counts(&sample.stages, None)?;
     if by.is_empty() && stages.iter().all(|s| s.by.is_empty()) {
@@ -320,7 +378,12 @@ fn in_set(v: &ast::Expr, list: &[ast::Expr], case_insensitive: bool) -> Result<E
     let mut values = Vec::with_capacity(list.len());
     for item in list {
         match value(item)? {
-            Value::Literal { literal } => values.push(literal),
+            // Elasticsearch de-duplicates the list, keeping the first occurrence.
+            Value::Literal { literal } => {
+                if !values.contains(&literal) {
+                    values.push(literal)
+                }
+            }
             _ => return Err(field_comparison(item.span)),
         }
     }
@@ -348,8 +411,32 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
     let mut others = Vec::new();
     for p in patterns {
         match &p.kind {
-            ExprKind::Literal(ast::Literal::String(s)) => strings.push(s.clone()),
-            ExprKind::Literal(other) if op == MatchOp::Colon => others.push(other.clone()),
+            ExprKind::Literal(ast::Literal::String(s)) => {
+                if !strings.contains(s) {
+                    strings.push(s.clone());
+                }
+            }
+            ExprKind::Literal(ast::Literal::Null) if op == MatchOp::Colon => {
+                others.push(ast::Literal::Null)
+            }
+            ExprKind::Literal(other) if op == MatchOp::Colon => {
+                return Err(Diagnostic::error(
+                    format!("`:` compares strings, found a {}", ast_literal_type(other)),
+                    p.span,
+                )
+                .with_label("consider using `==` instead"))
+            }
+            // Elasticsearch reads a number or boolean pattern as its text.
+            ExprKind::Literal(ast::Literal::Integer(i))
+                if matches!(op, MatchOp::Like | MatchOp::LikeInsensitive) =>
+            {
+                strings.push(i.to_string())
+            }
+            ExprKind::Literal(ast::Literal::Bool(b))
+                if matches!(op, MatchOp::Like | MatchOp::LikeInsensitive) =>
+            {
+                strings.push(b.to_string())
+            }
             _ => {
                 let op_text = match op {
                     MatchOp::Colon => ":",
@@ -577,12 +664,18 @@ fn call(name: &str, case_insensitive: bool, args: &[ast::Expr], span: Span) -> R
             span,
         ));
     }
-    let values = args.iter().map(value).collect::<Result<Vec<_>>>()?;
+    let mut values = args.iter().map(value).collect::<Result<Vec<_>>>()?;
     match function {
         Function::CidrMatch => {
-            for (arg, v) in args.iter().zip(&values).skip(1) {
+            for (arg, v) in args.iter().zip(values.iter_mut()).skip(1) {
                 match v.as_literal() {
-                    Some(Literal::String(cidr)) if is_cidr(cidr) => {}
+                    Some(Literal::String(cidr)) if canonical_cidr(cidr).is_some() => {
+                        // A bare address means its host block; writing the prefix keeps the
+                        // canonical form acceptable to parsers that insist on one.
+                        if let Some(block) = canonical_cidr(cidr) {
+                            *v = Value::literal(Literal::String(block));
+                        }
+                    }
                     Some(Literal::String(cidr)) => {
                         return Err(Diagnostic::error(
                             format!("`{cidr}` is not an IP address or CIDR block"),
@@ -651,15 +744,18 @@ fn arithmetic_function(function: Function) -> Option<ArithOp> {
     })
 }
 
-/// An IPv4/IPv6 address, optionally with a prefix length within the address's size.
-fn is_cidr(text: &str) -> bool {
+/// An IPv4/IPv6 CIDR block as `address/prefix`, a bare address becoming its host block
+/// (`/32` or `/128`); `None` if the text is neither.
+fn canonical_cidr(text: &str) -> Option<String> {
     let (address, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
     };
-    let Ok(ip) = address.parse::<std::net::IpAddr>() else {
-        return false;
-    };
+    let ip = address.parse::<std::net::IpAddr>().ok()?;
     let bits = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= bits))
+    match prefix {
+        None => Some(format!("{address}/{bits}")),
+        Some(p) if p.parse::<u8>().is_ok_and(|n| n <= bits) => Some(text.to_string()),
+        Some(_) => None,
+    }
 }

@@ -122,7 +122,7 @@ impl std::fmt::Display for Duration {
             (1_000, "s"),
         ];
         for (size, unit) in UNITS {
-            if self.millis > 0 && self.millis % size == 0 {
+            if self.millis > 0 && self.millis.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.millis / size);
             }
         }

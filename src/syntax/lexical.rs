@@ -20,7 +20,10 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
         match bytes[i] {
             b'"' if bytes[i..].starts_with(b"\"\"\"") => {
                 let body = i + 3;
-                match text[body..].find("\"\"\"") {
+                let line_end = text[body..]
+                    .find(['\n', '\r'])
+                    .map_or(text.len(), |e| body + e);
+                match text[body..line_end].find("\"\"\"") {
                     Some(end) => {
                         i = body + end + 3;
                         // `"""a""""` ends with the value `a"`: extra closing quotes belong to it.
@@ -87,6 +90,8 @@ fn skip_quoted(bytes: &[u8], open: usize, quote: u8) -> Option<usize> {
     let mut i = open + 1;
     while i < bytes.len() {
         match bytes[i] {
+            // Strings end at the end of their line (quoted field names may span lines).
+            b'\n' | b'\r' if quote != b'`' => return None,
             b'\\' if quote != b'`' => i += 2,
             b'`' if quote == b'`' && bytes.get(i + 1) == Some(&b'`') => i += 2,
             b if b == quote => return Some(i + 1),
@@ -98,7 +103,7 @@ fn skip_quoted(bytes: &[u8], open: usize, quote: u8) -> Option<usize> {
 
 fn unterminated(what: &str, at: usize, width: usize) -> Diagnostic {
     Diagnostic::error(format!("unterminated {what}"), Span::new(at, at + width))
-        .with_label("opened here and never closed")
+        .with_label("opened here and not closed on the same line")
 }
 
 #[cfg(test)]
@@ -129,5 +134,7 @@ mod tests {
         let err = check("a where /* x").expect_err("open comment");
         assert_eq!(err.span, Some(Span::new(8, 10)));
         assert!(check("a where x == \"a\\\"b\"").is_ok());
+        let err = check("a where x == \"ab\ncd\"").expect_err("string across lines");
+        assert_eq!(err.span, Some(Span::new(13, 14)));
     }
 }
