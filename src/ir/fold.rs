@@ -238,7 +238,10 @@ mod tests {
         let q = lowered("process where a : \"x\" or (b == 1 and not c : \"y\")");
         assert_eq!(print::query(&DropLikes.fold_query(q)), "process where true");
         let q = lowered("process where b == 1 and not c : \"y\"");
-        assert_eq!(print::query(&DropLikes.fold_query(q)), "process where false");
+        assert_eq!(
+            print::query(&DropLikes.fold_query(q)),
+            "process where false"
+        );
         let q = lowered("process where a : \"x\" and b == 1");
         assert_eq!(
             print::query(&DropLikes.fold_query(q)),

@@ -220,7 +220,7 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
             Expr::and(operands.iter().map(condition).collect::<Result<_>>()?)
         }
         ExprKind::Not { operand } => Expr::not(condition(operand)?),
-        ExprKind::Compare { op, left, right } => compare(*op, left, right, e.span)?,
+        ExprKind::Compare { op, left, right } => compare(*op, left, right)?,
         ExprKind::In {
             value: v,
             list,
@@ -301,7 +301,7 @@ fn field_comparison(span: Span) -> Diagnostic {
     .with_label("the other side must be a constant")
 }
 
-fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr, span: Span) -> Result<Expr> {
+fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr) -> Result<Expr> {
     let mut l = value(left)?;
     let mut r = value(right)?;
     let (op, negated) = match op {
@@ -334,7 +334,7 @@ fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr, span: Span) 
             right: r,
             case: Case::Sensitive,
         }),
-        _ => return Err(field_comparison(right.span.to(span))),
+        _ => return Err(field_comparison(right.span)),
     };
     Ok(if negated {
         Expr::not(positive)

@@ -565,7 +565,8 @@ fn field(pair: Pair<'_, Rule>) -> Result<Expr> {
                 ))
             }
             Rule::method_call => {
-                let method = p.as_str().trim_start_matches(':').trim_end_matches('(');
+                let method = p.as_str().trim_start_matches(':');
+                let method = method.split('(').next().unwrap_or(method);
                 return Err(unsupported("method syntax `field:function()`", span_of(&p))
                     .with_note(format!("call the function instead: `{method}(...)`")));
             }

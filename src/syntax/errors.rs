@@ -123,8 +123,13 @@ fn found_token(text: &str, at: usize) -> &str {
         .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '@' || *c == '.'))
         .map(|(i, _)| i)
         .unwrap_or(rest.len());
+    let operator_len = rest
+        .find(|c: char| !matches!(c, '=' | '!' | '<' | '>' | ':' | '~'))
+        .unwrap_or(rest.len());
     if word_len > 0 {
         &rest[..word_len]
+    } else if operator_len > 0 {
+        &rest[..operator_len]
     } else {
         rest.chars().next().map_or("", |c| &rest[..c.len_utf8()])
     }

@@ -14,7 +14,8 @@ pub const MAX_BRACKET_DEPTH: usize = 100;
 /// Check the lexical structure that the grammar cannot check cheaply.
 pub fn check(text: &str) -> Result<(), Diagnostic> {
     let bytes = text.as_bytes();
-    let mut depth = 0usize;
+    // Offsets of the brackets still open.
+    let mut open: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -64,8 +65,8 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
                 }
             },
             b'(' | b'[' => {
-                depth += 1;
-                if depth > MAX_BRACKET_DEPTH {
+                open.push(i);
+                if open.len() > MAX_BRACKET_DEPTH {
                     return Err(Diagnostic::error(
                         format!("query nested too deeply (more than {MAX_BRACKET_DEPTH} levels of brackets)"),
                         Span::new(i, i + 1),
@@ -75,13 +76,27 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
                 i += 1;
             }
             b')' | b']' => {
-                depth = depth.saturating_sub(1);
+                open.pop();
                 i += 1;
             }
             _ => i += 1,
         }
     }
-    Ok(())
+    match open.last() {
+        Some(&at) => {
+            let (bracket, closer) = if bytes[at] == b'(' {
+                ("(", ")")
+            } else {
+                ("[", "]")
+            };
+            Err(
+                Diagnostic::error(format!("unclosed `{bracket}`"), Span::new(at, at + 1))
+                    .with_label(format!("this `{bracket}` is never closed"))
+                    .with_note(format!("expected `{closer}` before the end of the query")),
+            )
+        }
+        None => Ok(()),
+    }
 }
 
 /// Index just past the closing quote, honouring backslash escapes (doubled backticks for
@@ -116,6 +131,13 @@ mod tests {
         assert!(check(&format!("a where x == \"{deep}\"")).is_ok());
         assert!(check(&format!("a where /* {deep} */ x")).is_ok());
         assert!(check(&format!("a where x // {deep}")).is_ok());
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_at_its_opening() {
+        let err = check("a where (x == 1 and (y == 2)").expect_err("unclosed");
+        assert_eq!(err.span, Some(Span::new(8, 9)));
+        assert!(check("a where (x == \"(\")").is_ok());
     }
 
     #[test]
