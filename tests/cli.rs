@@ -1,0 +1,234 @@
+//! The `eqlc` binary: the contract later issues and CI rely on (outputs, JSON shape, exit codes).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn eqlc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eqlc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("eqlc runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eqlc-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn parse_prints_canonical_eql_for_an_inline_query() {
+    let o = eqlc(&[
+        "parse",
+        "--query",
+        "process where not user.name in (\"SYSTEM\") and process.name : \"cmd.exe\"",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "process where user.name not in (\"SYSTEM\") and process.name : \"cmd.exe\"\n"
+    );
+}
+
+#[test]
+fn parse_reads_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eqlc"))
+        .args(["parse", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"file where  file.name == \"a\"\n")
+            .expect("write");
+    }
+    let o = child.wait_with_output().expect("wait");
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "file where file.name == \"a\"\n");
+}
+
+#[test]
+fn parse_emits_ast_and_ir_as_json() {
+    let o = eqlc(&["parse", "--ast", "json", "--query", "process where a == 1"]);
+    assert!(o.status.success());
+    let doc: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    assert_eq!(doc["ast"]["query"]["kind"], "event");
+    assert_eq!(doc["ast"]["query"]["condition"]["expr"], "compare");
+
+    let o = eqlc(&["parse", "--ir", "json", "--query", "process where a != 1"]);
+    let doc: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    assert_eq!(doc["ir"]["body"]["condition"]["op"], "not");
+    assert_eq!(doc["ir"]["body"]["condition"]["operand"]["op"], "eq");
+}
+
+#[test]
+fn a_syntax_error_is_shown_with_file_line_column_and_caret() {
+    let o = eqlc(&[
+        "parse",
+        "--color",
+        "never",
+        "--query",
+        "process wher x == 1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("error: expected `where` after event category `process`"),
+        "{err}"
+    );
+    assert!(err.contains("<query>:1:9"), "{err}");
+    assert!(err.contains("1 | process wher x == 1"), "{err}");
+    assert!(err.contains("^^^^"), "{err}");
+    // No colour codes when asked (and when not on a terminal).
+    assert!(!err.contains('\u{1b}'), "{err}");
+}
+
+#[test]
+fn check_reports_json_with_statuses_and_a_summary() {
+    let o = eqlc(&["check", "--format", "json", "rules"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let rules = doc["rules"].as_array().expect("rules");
+    let summary = &doc["summary"];
+    assert_eq!(summary["total"].as_u64(), Some(rules.len() as u64));
+    assert_eq!(summary["error"], 0);
+    assert!(
+        summary["skipped"].as_u64() >= Some(2),
+        "a KQL rule and an ES|QL page are skipped"
+    );
+    for r in rules {
+        for key in [
+            "path",
+            "rule_id",
+            "name",
+            "rule_type",
+            "status",
+            "diagnostics",
+            "targets",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    let kql = rules
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("apm_403_response_to_a_post.toml"))
+        })
+        .expect("kql rule listed");
+    assert_eq!(kql["status"], "skipped");
+    assert_eq!(kql["rule_type"], "query");
+    let seed = rules
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("000_710dc868e5306aaf.txt"))
+        })
+        .expect("seed listed");
+    assert_eq!(seed["status"], "ok");
+    assert_eq!(seed["targets"]["eql"], "ok");
+    assert_eq!(seed["name"], "Installation of Security Support Provider");
+}
+
+#[test]
+fn a_batch_reports_every_bad_rule_and_still_converts_the_good_ones() {
+    let dir = temp_dir("batch");
+    std::fs::write(dir.join("good.eql"), "process where a == 1\n").expect("write");
+    std::fs::write(dir.join("bad1.eql"), "process where a = 1\n").expect("write");
+    std::fs::write(dir.join("bad2.eql"), "join [a where true] [b where true]\n").expect("write");
+    std::fs::write(dir.join("README.md"), "# notes\nnot a rule\n").expect("write");
+    let d = dir.to_string_lossy().into_owned();
+
+    let o = eqlc(&["check", &d]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("bad1.eql:1:17: error: `=` is not an EQL operator"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad2.eql:1:1: error: `join` is not supported by Elasticsearch EQL"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("4 documents: 1 ok, 1 skipped, 2 failed\n"),
+        "{text}"
+    );
+
+    let out = dir.join("out");
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "eql",
+        &d,
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(out.join("good.eql")).expect("good converted"),
+        "process where a == 1\n"
+    );
+    assert!(!out.join("bad1.eql").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn convert_out_mirrors_the_input_tree() {
+    let dir = temp_dir("mirror");
+    let nested = dir.join("windows").join("persistence");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/persistence_time_provider_mod.toml"),
+        nested.join("time_provider.toml"),
+    )
+    .expect("copy");
+    let out = dir.join("out");
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "eql",
+        &dir.join("windows").to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(out.join("persistence").join("time_provider.eql"))
+        .expect("mirrored");
+    assert!(written.starts_with("registry where "), "{written}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    assert_eq!(eqlc(&["check", "no/such/path"]).status.code(), Some(2));
+    assert_eq!(
+        eqlc(&["check", "--format", "yaml", "rules"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(eqlc(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn help_shows_examples() {
+    let o = eqlc(&["--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("Examples:"));
+    let o = eqlc(&["check", "--help"]);
+    assert!(stdout(&o).contains("eqlc check --format json"));
+}
