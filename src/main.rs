@@ -165,6 +165,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
+        // The reader went away (`eqlc parse ... | head`): nothing more to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("eqlc: {e}");
             ExitCode::from(2)

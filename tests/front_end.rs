@@ -77,7 +77,7 @@ fn grammar_features_parse_to_their_canonical_form() {
          "process where ?a.b == 1 and x.`0`.y == 2 and k8s.`io/decision` == \"allow\""),
         // Boolean logic: flattening, double negation, constants.
         ("process where (a == 1 and (b == 2 and c == 3)) or (d == 4 or e == 5)",
-         "process where a == 1 and b == 2 and c == 3 or d == 4 or e == 5"),
+         "process where (a == 1 and b == 2 and c == 3) or d == 4 or e == 5"),
         ("process where not not a == 1", "process where a == 1"),
         ("process where not (a == 1 or b == 2)", "process where not (a == 1 or b == 2)"),
         ("process where true and a == 1", "process where a == 1"),

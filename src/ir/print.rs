@@ -124,7 +124,8 @@ fn expr_at(e: &Expr, min: Level) -> String {
 pub fn expr(e: &Expr) -> String {
     match e {
         Expr::Bool { value } => value.to_string(),
-        Expr::Or { operands } => join(operands, " or ", Level::And),
+        // `and` binds tighter anyway; the parentheses are for the human reader.
+        Expr::Or { operands } => join(operands, " or ", Level::Not),
         Expr::And { operands } => join(operands, " and ", Level::Not),
         Expr::Not { operand } => match operand.as_ref() {
             Expr::Compare(c) if c.op == CompareOp::Eq => compare(c, "!="),
