@@ -239,7 +239,7 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
             value: v,
             patterns,
         } => match_expr(*op, v, patterns)?,
-        ExprKind::Literal(ast::Literal::Bool(b)) => Expr::bool(*b),
+        ExprKind::Literal(Literal::Bool(b)) => Expr::bool(*b),
         ExprKind::Field(f) => Expr::Test {
             value: Value::Field(field(f)),
         },
@@ -268,7 +268,7 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
         ExprKind::Literal(l) => {
             return Err(not_a_condition(
                 e.span,
-                &format!("a {} literal is not a condition", ast_literal_type(l)),
+                &format!("a {} literal is not a condition", l.type_name()),
             ))
         }
         ExprKind::Arithmetic { .. } | ExprKind::Negate { .. } => {
@@ -282,15 +282,6 @@ fn condition(e: &ast::Expr) -> Result<Expr> {
 
 fn not_a_condition(span: Span, why: &str) -> Diagnostic {
     Diagnostic::error("expected a condition", span).with_label(why.to_string())
-}
-
-fn ast_literal_type(l: &ast::Literal) -> &'static str {
-    match l {
-        ast::Literal::Null => "null",
-        ast::Literal::Bool(_) => "boolean",
-        ast::Literal::Integer(_) | ast::Literal::Float(_) => "number",
-        ast::Literal::String(_) => "string",
-    }
 }
 
 fn field_comparison(span: Span) -> Diagnostic {
@@ -411,28 +402,26 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
     let mut others = Vec::new();
     for p in patterns {
         match &p.kind {
-            ExprKind::Literal(ast::Literal::String(s)) => {
+            ExprKind::Literal(Literal::String(s)) => {
                 if !strings.contains(s) {
                     strings.push(s.clone());
                 }
             }
-            ExprKind::Literal(ast::Literal::Null) if op == MatchOp::Colon => {
-                others.push(ast::Literal::Null)
-            }
+            ExprKind::Literal(Literal::Null) if op == MatchOp::Colon => others.push(Literal::Null),
             ExprKind::Literal(other) if op == MatchOp::Colon => {
                 return Err(Diagnostic::error(
-                    format!("`:` compares strings, found a {}", ast_literal_type(other)),
+                    format!("`:` compares strings, found a {}", other.type_name()),
                     p.span,
                 )
                 .with_label("consider using `==` instead"))
             }
             // Elasticsearch reads a number or boolean pattern as its text.
-            ExprKind::Literal(ast::Literal::Integer(i))
+            ExprKind::Literal(Literal::Integer(i))
                 if matches!(op, MatchOp::Like | MatchOp::LikeInsensitive) =>
             {
                 strings.push(i.to_string())
             }
-            ExprKind::Literal(ast::Literal::Bool(b))
+            ExprKind::Literal(Literal::Bool(b))
                 if matches!(op, MatchOp::Like | MatchOp::LikeInsensitive) =>
             {
                 strings.push(b.to_string())
@@ -479,13 +468,13 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
     // `:` against a non-string constant is plain equality (case has no meaning there).
     for literal in others {
         alternatives.push(match literal {
-            ast::Literal::Null => Expr::IsNull {
+            Literal::Null => Expr::IsNull {
                 value: tested.clone(),
             },
             other => Expr::Compare(Compare {
                 op: CompareOp::Eq,
                 left: tested.clone(),
-                right: Value::literal(literal_of(&other)),
+                right: Value::literal(other),
                 case: Case::Sensitive,
             }),
         });
@@ -495,21 +484,11 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
 
 // ------------------------------------------------------------------ values
 
-fn literal_of(l: &ast::Literal) -> Literal {
-    match l {
-        ast::Literal::Null => Literal::Null,
-        ast::Literal::Bool(b) => Literal::Bool(*b),
-        ast::Literal::Integer(i) => Literal::Integer(*i),
-        ast::Literal::Float(f) => Literal::Float(*f),
-        ast::Literal::String(s) => Literal::String(s.clone()),
-    }
-}
-
 /// Lower an expression that must be a value.
 fn value(e: &ast::Expr) -> Result<Value> {
     match &e.kind {
         ExprKind::Field(f) => Ok(Value::Field(field(f))),
-        ExprKind::Literal(l) => Ok(Value::literal(literal_of(l))),
+        ExprKind::Literal(l) => Ok(Value::literal(l.clone())),
         ExprKind::Negate { operand } => {
             let v = value(operand)?;
             match v {

@@ -316,7 +316,8 @@ pub enum Value {
     },
 }
 
-pub use crate::syntax::ast::ArithOp;
+/// Constants and arithmetic operators are the same in the syntax tree and the IR.
+pub use crate::syntax::ast::{ArithOp, Literal};
 
 /// A field reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -336,22 +337,6 @@ pub struct Call {
     pub args: Vec<Value>,
     /// `fn~(...)` is case-insensitive; plain calls are case-sensitive.
     pub case: Case,
-}
-
-/// Constants.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case")]
-pub enum Literal {
-    /// `null`
-    Null,
-    /// `true` / `false`
-    Bool(bool),
-    /// A whole number.
-    Integer(i64),
-    /// A decimal number.
-    Float(f64),
-    /// A string.
-    String(String),
 }
 
 impl Value {
@@ -441,18 +426,6 @@ impl Expr {
             other => Expr::Not {
                 operand: Box::new(other),
             },
-        }
-    }
-}
-
-impl Literal {
-    /// A short description of the literal's type, for diagnostics.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Literal::Null => "null",
-            Literal::Bool(_) => "boolean",
-            Literal::Integer(_) | Literal::Float(_) => "number",
-            Literal::String(_) => "string",
         }
     }
 }

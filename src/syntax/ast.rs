@@ -272,6 +272,18 @@ pub enum Literal {
     String(String),
 }
 
+impl Literal {
+    /// A short description of the literal's type, for diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Literal::Null => "null",
+            Literal::Bool(_) => "boolean",
+            Literal::Integer(_) | Literal::Float(_) => "number",
+            Literal::String(_) => "string",
+        }
+    }
+}
+
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CompareOp {
