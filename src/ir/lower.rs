@@ -367,11 +367,14 @@ fn as_f64(l: &Literal) -> Option<f64> {
 fn in_set(v: &ast::Expr, list: &[ast::Expr], case_insensitive: bool) -> Result<Expr> {
     let tested = value(v)?;
     let mut values = Vec::with_capacity(list.len());
+    // Keyed by canonical text, which tells `1`, `1.0` and `"1"` apart; a hash set keeps a
+    // huge list linear.
+    let mut seen = std::collections::HashSet::new();
     for item in list {
         match value(item)? {
             // Elasticsearch de-duplicates the list, keeping the first occurrence.
             Value::Literal { literal } => {
-                if !values.contains(&literal) {
+                if seen.insert(super::print::literal(&literal)) {
                     values.push(literal)
                 }
             }
@@ -399,11 +402,12 @@ fn in_set(v: &ast::Expr, list: &[ast::Expr], case_insensitive: bool) -> Result<E
 fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr> {
     let tested = value(v)?;
     let mut strings = Vec::with_capacity(patterns.len());
+    let mut seen = std::collections::HashSet::new();
     let mut others = Vec::new();
     for p in patterns {
         match &p.kind {
             ExprKind::Literal(Literal::String(s)) => {
-                if !strings.contains(s) {
+                if seen.insert(s.as_str()) {
                     strings.push(s.clone());
                 }
             }
