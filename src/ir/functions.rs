@@ -383,7 +383,12 @@ fn parse_number(text: &str, base: u32) -> Option<super::Literal> {
         digits
     };
     let n = i64::from_str_radix(digits, base).ok()?;
-    Some(Literal::Integer(if negative { -n } else { n }))
+    // `--8000000000000000` in base 16 is minus `i64::MIN`: not a number (and no panic).
+    Some(Literal::Integer(if negative {
+        n.checked_neg()?
+    } else {
+        n
+    }))
 }
 
 #[cfg(test)]

@@ -450,12 +450,12 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
         alternatives.push(match op {
             MatchOp::Colon | MatchOp::LikeInsensitive => Expr::Like(Like {
                 value: tested.clone(),
-                patterns: strings.iter().map(|s| Pattern::parse(s)).collect(),
+                patterns: unique_patterns(&strings),
                 case: Case::Insensitive,
             }),
             MatchOp::Like => Expr::Like(Like {
                 value: tested.clone(),
-                patterns: strings.iter().map(|s| Pattern::parse(s)).collect(),
+                patterns: unique_patterns(&strings),
                 case: Case::Sensitive,
             }),
             MatchOp::Regex | MatchOp::RegexInsensitive => Expr::Regex(RegexMatch {
@@ -472,6 +472,8 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
     // `:` against a non-string constant is plain equality (case has no meaning there).
     for literal in others {
         alternatives.push(match literal {
+            // A constant against null folds, as `"abc" == null` does.
+            Literal::Null if tested.as_literal().is_some() => Expr::bool(false),
             Literal::Null => Expr::IsNull {
                 value: tested.clone(),
             },
@@ -484,6 +486,16 @@ fn match_expr(op: MatchOp, v: &ast::Expr, patterns: &[ast::Expr]) -> Result<Expr
         });
     }
     Ok(Expr::or(alternatives))
+}
+
+/// The distinct patterns, in order: `1` and `"1"`, or `a**` and `a*`, are one pattern.
+fn unique_patterns(strings: &[String]) -> Vec<Pattern> {
+    let mut seen = std::collections::HashSet::new();
+    strings
+        .iter()
+        .map(|s| Pattern::parse(s))
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
 }
 
 // ------------------------------------------------------------------ values
@@ -515,6 +527,8 @@ fn value(e: &ast::Expr) -> Result<Value> {
         // A condition in a value position, e.g. `(exit_code > -1) == null`.
         _ => match condition(e)? {
             Expr::Bool { value } => Ok(Value::literal(Literal::Bool(value))),
+            // `(not not a) == 1` is `a == 1`: a tested value is the value itself.
+            Expr::Test { value } => Ok(value),
             other => Ok(Value::Condition {
                 condition: Box::new(other),
             }),

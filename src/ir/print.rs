@@ -285,7 +285,8 @@ pub fn value(v: &Value) -> String {
                 value_at(right, right_min)
             )
         }
-        Value::Negate { operand } => format!("-{}", value_at(operand, ValueLevel::Primary)),
+        // `--a`, not `-(-a)`: parentheses would count against the nesting limit on re-parsing.
+        Value::Negate { operand } => format!("-{}", value_at(operand, ValueLevel::Unary)),
         Value::Condition { condition } => format!("({})", expr(condition)),
     }
 }
@@ -316,6 +317,8 @@ pub fn literal(l: &Literal) -> String {
     match l {
         Literal::Null => "null".into(),
         Literal::Bool(b) => b.to_string(),
+        // `-9223372036854775808` reads as minus a number too large for an integer, a decimal.
+        Literal::Integer(i64::MIN) => format!("({} - 1)", i64::MIN + 1),
         Literal::Integer(i) => i.to_string(),
         Literal::Float(f) => {
             let text = f.to_string();

@@ -254,7 +254,17 @@ fn pipe(pair: Pair<'_, Rule>) -> Result<Pipe> {
         .unwrap_or_default();
     let count = match args.as_slice() {
         [arg] => {
-            let text = arg.as_str().trim();
+            // pest's span of an expression takes in the comments after it (`| head 5 // top`):
+            // the count ends where its last token does.
+            let end = arg
+                .clone()
+                .into_inner()
+                .flatten()
+                .filter(|p| p.clone().into_inner().next().is_none())
+                .map(|p| p.as_span().end())
+                .max()
+                .unwrap_or_else(|| arg.as_span().end());
+            let text = arg.as_str()[..end - arg.as_span().start()].trim();
             match text.parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
@@ -297,7 +307,34 @@ fn check_depth(depth: usize, span: Span) -> Result<()> {
 
 /// Any expression rule; `depth` is the nesting so far.
 fn expr(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
-    check_depth(depth, span_of(&pair))?;
+    // A level with a single operand and no operator (a parenthesised operand goes through eleven
+    // of them) is descended in this loop, not by recursion: the stack then grows with brackets,
+    // not with grammar levels. Recursing through each made 14 nested parentheses overflow a 2 MB
+    // thread stack in a debug build. Depths count as if each level recursed.
+    let (mut pair, mut depth) = (pair, depth);
+    loop {
+        check_depth(depth, span_of(&pair))?;
+        let step = match pair.as_rule() {
+            Rule::expr
+            | Rule::paren
+            | Rule::or_expr
+            | Rule::and_expr
+            | Rule::comparison
+            | Rule::arith
+            | Rule::term
+            | Rule::postfix => 1,
+            Rule::not_expr | Rule::unary | Rule::primary => 0,
+            _ => break,
+        };
+        let mut inner = pair.clone().into_inner();
+        match (inner.next(), inner.next()) {
+            (Some(only), None) if only.as_rule() != Rule::relationship => {
+                pair = only;
+                depth += step;
+            }
+            _ => break,
+        }
+    }
     let span = span_of(&pair);
     match pair.as_rule() {
         Rule::expr | Rule::paren => {

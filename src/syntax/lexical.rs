@@ -48,10 +48,11 @@ pub fn check(text: &str) -> Result<(), Diagnostic> {
                     unterminated(what, i, 1)
                 })?;
             }
+            // A line comment ends at `\r` too, as in the grammar and in Elasticsearch.
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 i += bytes[i..]
                     .iter()
-                    .position(|&b| b == b'\n')
+                    .position(|&b| b == b'\n' || b == b'\r')
                     .unwrap_or(bytes.len() - i);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
