@@ -253,31 +253,18 @@ fn pipe(pair: Pair<'_, Rule>) -> Result<Pipe> {
         .map(|a| a.into_inner().collect())
         .unwrap_or_default();
     let count = match args.as_slice() {
-        [arg] => {
-            // pest's span of an expression takes in the comments after it (`| head 5 // top`):
-            // the count ends where its last token does.
-            let end = arg
-                .clone()
-                .into_inner()
-                .flatten()
-                .filter(|p| p.clone().into_inner().next().is_none())
-                .map(|p| p.as_span().end())
-                .max()
-                .unwrap_or_else(|| arg.as_span().end());
-            let text = arg.as_str()[..end - arg.as_span().start()].trim();
-            match text.parse::<u64>() {
-                Ok(n) => n,
-                Err(_) => {
-                    return Err(Diagnostic::error(
-                        format!(
-                            "`{}` needs a non-negative whole number, found `{text}`",
-                            name.as_str()
-                        ),
-                        span_of(arg),
-                    ))
-                }
+        [arg] => match expr(arg.clone(), 0)? {
+            Expr {
+                kind: ExprKind::Literal(Literal::Integer(n)),
+                ..
+            } => n.unsigned_abs(),
+            other => {
+                return Err(Diagnostic::error(
+                    format!("`{}` needs a non-negative whole number", name.as_str()),
+                    other.span,
+                ))
             }
-        }
+        },
         _ => {
             return Err(Diagnostic::error(
                 format!("`{}` takes exactly one number", name.as_str()),
