@@ -225,13 +225,7 @@ fn parse(
             .map_err(std::io::Error::other)?;
             writeln!(out, "{text}")?;
         } else if let Some(eql) = r.outputs.get(&Target::Eql) {
-            if many {
-                writeln!(out, "// {}", r.path)?;
-            }
-            writeln!(out, "{eql}")?;
-            if many {
-                writeln!(out)?;
-            }
+            write_eql(&mut out, &r.path, eql, many)?;
         }
     }
     Ok(report_failures(&reports, color))
@@ -303,16 +297,21 @@ fn convert(
                 }
                 std::fs::write(&path, format!("{artifact}\n"))?;
             }
-            None => {
-                if many {
-                    writeln!(out, "// {}", r.path)?;
-                }
-                writeln!(out, "{artifact}")?;
-                if many {
-                    writeln!(out)?;
-                }
-            }
+            None => write_eql(&mut out, &r.path, artifact, many)?,
         }
     }
     Ok(report_failures(&reports, color))
+}
+
+/// Print one rule's EQL; with several rules, each is headed by a `// path` comment (valid EQL)
+/// and followed by a blank line.
+fn write_eql(out: &mut impl Write, path: &str, eql: &str, many: bool) -> std::io::Result<()> {
+    if many {
+        writeln!(out, "// {path}")?;
+    }
+    writeln!(out, "{eql}")?;
+    if many {
+        writeln!(out)?;
+    }
+    Ok(())
 }
