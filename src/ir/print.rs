@@ -124,8 +124,9 @@ fn expr_at(e: &Expr, min: Level) -> String {
 pub fn expr(e: &Expr) -> String {
     match e {
         Expr::Bool { value } => value.to_string(),
-        // `and` binds tighter anyway; the parentheses are for the human reader.
-        Expr::Or { operands } => join(operands, " or ", Level::Not),
+        // Only the parentheses precedence needs: the printed query is never nested deeper than
+        // its source, so it stays within the parser's depth limit.
+        Expr::Or { operands } => join(operands, " or ", Level::And),
         Expr::And { operands } => join(operands, " and ", Level::Not),
         Expr::Not { operand } => match operand.as_ref() {
             Expr::Compare(c) if c.op == CompareOp::Eq => compare(c, "!="),
