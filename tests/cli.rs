@@ -96,6 +96,14 @@ fn a_syntax_error_is_shown_with_file_line_column_and_caret() {
     assert!(!err.contains('\u{1b}'), "{err}");
 }
 
+/// The report entry of the document whose path ends with `suffix`.
+fn listed<'a>(rules: &'a [serde_json::Value], suffix: &str) -> &'a serde_json::Value {
+    rules
+        .iter()
+        .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+        .unwrap_or_else(|| panic!("{suffix} is not in the report"))
+}
+
 #[test]
 fn check_reports_json_with_statuses_and_a_summary() {
     let o = eqlc(&["check", "--format", "json", "rules"]);
@@ -122,24 +130,10 @@ fn check_reports_json_with_statuses_and_a_summary() {
             assert!(r.get(key).is_some(), "{key} missing in {r}");
         }
     }
-    let kql = rules
-        .iter()
-        .find(|r| {
-            r["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("apm_403_response_to_a_post.toml"))
-        })
-        .expect("kql rule listed");
+    let kql = listed(rules, "apm_403_response_to_a_post.toml");
     assert_eq!(kql["status"], "skipped");
     assert_eq!(kql["rule_type"], "query");
-    let seed = rules
-        .iter()
-        .find(|r| {
-            r["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("000_710dc868e5306aaf.txt"))
-        })
-        .expect("seed listed");
+    let seed = listed(rules, "000_710dc868e5306aaf.txt");
     assert_eq!(seed["status"], "ok");
     assert_eq!(seed["targets"]["eql"], "ok");
     assert_eq!(seed["name"], "Installation of Security Support Provider");

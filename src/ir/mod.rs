@@ -353,31 +353,9 @@ impl Value {
         }
     }
 
-    /// The field, if this value is a plain field reference.
-    pub fn as_field(&self) -> Option<&Field> {
-        match self {
-            Value::Field(f) => Some(f),
-            _ => None,
-        }
-    }
-
     /// Whether this value is a `?field` reference.
     pub fn is_optional_field(&self) -> bool {
         matches!(self, Value::Field(Field { optional: true, .. }))
-    }
-
-    /// Whether any field occurs in this value.
-    pub fn mentions_field(&self) -> bool {
-        match self {
-            Value::Field(_) => true,
-            Value::Literal { .. } => false,
-            Value::Call(c) => c.args.iter().any(Value::mentions_field),
-            Value::Arithmetic { left, right, .. } => {
-                left.mentions_field() || right.mentions_field()
-            }
-            Value::Negate { operand } => operand.mentions_field(),
-            Value::Condition { .. } => true,
-        }
     }
 }
 

@@ -55,16 +55,6 @@ impl Pattern {
         Pattern { parts }
     }
 
-    /// A pattern that matches exactly `text`, with no wildcards.
-    pub fn literal(text: &str) -> Self {
-        let parts = if text.is_empty() {
-            Vec::new()
-        } else {
-            vec![PatternPart::Literal(text.to_string())]
-        };
-        Pattern { parts }
-    }
-
     /// Whether the pattern has no wildcard at all.
     pub fn is_literal(&self) -> bool {
         self.parts

@@ -119,17 +119,6 @@ impl TimeUnit {
             TimeUnit::Days => 86_400_000,
         }
     }
-
-    /// The unit's suffix as written in EQL.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            TimeUnit::Milliseconds => "ms",
-            TimeUnit::Seconds => "s",
-            TimeUnit::Minutes => "m",
-            TimeUnit::Hours => "h",
-            TimeUnit::Days => "d",
-        }
-    }
 }
 
 /// `| head N` or `| tail N`.
