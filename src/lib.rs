@@ -4,6 +4,7 @@
 //! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
 //! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
 
+pub mod backend;
 pub mod diagnostic;
 pub mod document;
 pub mod driver;
