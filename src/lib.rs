@@ -9,5 +9,6 @@ pub mod diagnostic;
 pub mod document;
 pub mod driver;
 pub mod ir;
+pub mod schema;
 pub mod source;
 pub mod syntax;
