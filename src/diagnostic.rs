@@ -65,6 +65,14 @@ impl Diagnostic {
         }
     }
 
+    /// A warning with no place in the source.
+    pub fn warning_unplaced(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error_unplaced(message)
+        }
+    }
+
     /// The same diagnostic with a label under the caret.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::backend::dsl;
 use crate::diagnostic::{self, Diagnostic, Located};
 use crate::document::{self, Loaded, Provenance, Rule};
 use crate::ir::{self, Query};
+use crate::schema::FieldTypes;
+use crate::source::Span;
 use crate::syntax;
 
 /// A rule document's text and where it came from.
@@ -188,16 +191,19 @@ pub fn compile_query(text: &str) -> Result<Query, Diagnostic> {
 pub enum Target {
     /// Canonical EQL: printed, re-parsed and compared with the original IR.
     Eql,
+    /// Elasticsearch Query DSL: `_eql/search` and `_search` bodies, per-stage queries.
+    Dsl,
 }
 
 impl Target {
     /// Every target, the default for `check`.
-    pub const ALL: [Target; 1] = [Target::Eql];
+    pub const ALL: [Target; 2] = [Target::Eql, Target::Dsl];
 
     /// The target's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Target::Eql => "eql",
+            Target::Dsl => "dsl",
         }
     }
 
@@ -205,6 +211,26 @@ impl Target {
     pub fn extension(self) -> &'static str {
         match self {
             Target::Eql => "eql",
+            Target::Dsl => "dsl.json",
+        }
+    }
+}
+
+/// How targets are produced.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// Field types the DSL target translates against.
+    pub field_types: &'a FieldTypes,
+    /// Pretty-print JSON artifacts.
+    pub pretty: bool,
+}
+
+impl Default for Options<'static> {
+    /// Elastic Common Schema types, compact JSON.
+    fn default() -> Self {
+        Options {
+            field_types: FieldTypes::ecs(),
+            pretty: false,
         }
     }
 }
@@ -317,8 +343,19 @@ impl Summary {
     }
 }
 
-/// Run one document through the pipeline for `targets`. `keep_outputs` keeps the artifacts.
+/// Run one document through the pipeline for `targets` with default options.
+/// `keep_outputs` keeps the artifacts.
 pub fn process(doc: &SourceDoc, targets: &[Target], keep_outputs: bool) -> RuleReport {
+    process_with(doc, targets, keep_outputs, &Options::default())
+}
+
+/// Run one document through the pipeline for `targets`. `keep_outputs` keeps the artifacts.
+pub fn process_with(
+    doc: &SourceDoc,
+    targets: &[Target],
+    keep_outputs: bool,
+    options: &Options<'_>,
+) -> RuleReport {
     let mut report = RuleReport::new(doc);
     report.text = doc.text.clone();
     let file_name = doc.relative.to_string_lossy();
@@ -371,11 +408,18 @@ pub fn process(doc: &SourceDoc, targets: &[Target], keep_outputs: bool) -> RuleR
         }
         Ok(query) => {
             for &target in targets {
-                let outcome = run_target(target, &query);
+                let outcome = run_target(target, &rule, &query, options);
                 let status = match outcome {
                     Ok(output) => {
+                        for warning in output.warnings {
+                            report.diagnostics.push(
+                                warning
+                                    .mapped(&query_text.map)
+                                    .locate(&doc.display, &doc.text),
+                            );
+                        }
                         if keep_outputs {
-                            report.outputs.insert(target, output);
+                            report.outputs.insert(target, output.text);
                         }
                         Status::Ok
                     }
@@ -400,34 +444,98 @@ pub fn process(doc: &SourceDoc, targets: &[Target], keep_outputs: bool) -> RuleR
     report
 }
 
-/// Produce one target's artifact for a compiled query.
-pub fn run_target(target: Target, query: &Query) -> Result<String, Diagnostic> {
+/// One target's artifact and the warnings producing it raised.
+#[derive(Debug, Clone)]
+pub struct TargetOutput {
+    /// The artifact text.
+    pub text: String,
+    /// Warnings, placed in the query where possible.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Produce one target's artifact for a compiled query of `rule`.
+pub fn run_target(
+    target: Target,
+    rule: &Rule,
+    query: &Query,
+    options: &Options<'_>,
+) -> Result<TargetOutput, Diagnostic> {
+    let query_text = rule.query.as_ref().map(|q| q.text.as_str()).unwrap_or("");
     match target {
-        Target::Eql => {
-            let printed = ir::print::query(query);
-            // The canonical form must mean the same query: re-parse and compare.
-            let again = compile_query(&printed).map_err(|d| {
-                Diagnostic::error_unplaced(format!(
-                    "internal error: canonical EQL does not re-parse: {}",
-                    d.message
-                ))
+        Target::Eql => canonical_eql(query).map(|text| TargetOutput {
+            text,
+            warnings: Vec::new(),
+        }),
+        Target::Dsl => {
+            let artifact = dsl::artifact(rule, query, options.field_types).map_err(|u| {
+                Diagnostic::error_unplaced(format!("cannot convert to Query DSL: {}", u.message))
             })?;
-            if &again != query {
-                return Err(Diagnostic::error_unplaced(
-                    "internal error: canonical EQL re-parses to a different query",
-                ));
+            let text = if options.pretty {
+                serde_json::to_string_pretty(&artifact.json)
+            } else {
+                serde_json::to_string(&artifact.json)
             }
-            Ok(printed)
+            .map_err(|e| Diagnostic::error_unplaced(format!("internal error: {e}")))?;
+            let warnings = artifact
+                .warnings
+                .into_iter()
+                .map(|w| match field_span(query_text, &w.field) {
+                    Some(span) => Diagnostic::warning(w.message, span),
+                    None => Diagnostic::warning_unplaced(w.message),
+                })
+                .collect();
+            Ok(TargetOutput { text, warnings })
         }
     }
 }
 
-/// Process a whole batch, unreadable inputs included.
+/// Where a field is first named in the query text, to place a warning about it.
+fn field_span(query_text: &str, field: &str) -> Option<Span> {
+    let bytes = query_text.as_bytes();
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'@';
+    query_text.match_indices(field).find_map(|(start, _)| {
+        let end = start + field.len();
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(end).copied();
+        let whole = !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte);
+        whole.then(|| Span::new(start, end))
+    })
+}
+
+/// Canonical EQL, checked to re-parse to the same IR.
+fn canonical_eql(query: &Query) -> Result<String, Diagnostic> {
+    let printed = ir::print::query(query);
+    // The canonical form must mean the same query: re-parse and compare.
+    let again = compile_query(&printed).map_err(|d| {
+        Diagnostic::error_unplaced(format!(
+            "internal error: canonical EQL does not re-parse: {}",
+            d.message
+        ))
+    })?;
+    if &again != query {
+        return Err(Diagnostic::error_unplaced(
+            "internal error: canonical EQL re-parses to a different query",
+        ));
+    }
+    Ok(printed)
+}
+
+/// Process a whole batch with default options, unreadable inputs included.
 pub fn run_batch(inputs: &[InputSpec], targets: &[Target], keep_outputs: bool) -> Vec<RuleReport> {
+    run_batch_with(inputs, targets, keep_outputs, &Options::default())
+}
+
+/// Process a whole batch, unreadable inputs included.
+pub fn run_batch_with(
+    inputs: &[InputSpec],
+    targets: &[Target],
+    keep_outputs: bool,
+    options: &Options<'_>,
+) -> Vec<RuleReport> {
     let (docs, unreadable) = collect(inputs);
     let mut reports: Vec<RuleReport> = docs
         .iter()
-        .map(|d| process(d, targets, keep_outputs))
+        .map(|d| process_with(d, targets, keep_outputs, options))
         .collect();
     for u in unreadable {
         let doc = SourceDoc {

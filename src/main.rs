@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use eqlc::driver::{self, CheckReport, InputSpec, RuleReport, Status, Summary, Target};
+use eqlc::driver::{self, CheckReport, InputSpec, Options, RuleReport, Status, Summary, Target};
+use eqlc::schema::FieldTypes;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,7 +17,9 @@ Examples:
   eqlc parse --ir json rules/seed.md         print the IR as JSON
   eqlc parse --query 'process where process.name : \"cmd.exe\"'
   cat rule.eql | eqlc parse -                read a query from stdin
-  eqlc convert --target eql rules/ --out out/";
+  eqlc convert --target eql rules/ --out out/
+  eqlc convert --target dsl rules/ > dsl.ndjson     one JSON artifact per rule
+  eqlc convert --target dsl --mapping mapping.json --pretty rules/rule.toml";
 
 /// eqlc: a compiler for Elastic EQL detection rules.
 #[derive(Parser)]
@@ -71,10 +74,13 @@ enum Command {
         /// Also list skipped documents in text output.
         #[arg(long, short)]
         verbose: bool,
+        #[command(flatten)]
+        types: TypeArgs,
     },
     /// Convert rules to a target format, to stdout or to files mirroring the input tree.
     #[command(
-        after_help = "Examples:\n  eqlc convert --target eql rules/\n  eqlc convert --target eql rules/ --out build/"
+        after_help = "Output: `eql` prints canonical EQL; `dsl` prints one JSON artifact per rule \
+(NDJSON), or writes `<stem>.dsl.json` files with --out.\n\nExamples:\n  eqlc convert --target eql rules/\n  eqlc convert --target eql rules/ --out build/\n  eqlc convert --target dsl --mapping mapping.json rules/ --out build/"
     )]
     Convert {
         #[command(flatten)]
@@ -85,7 +91,34 @@ enum Command {
         /// Write one file per rule under DIR instead of printing.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Pretty-print JSON artifacts.
+        #[arg(long)]
+        pretty: bool,
+        #[command(flatten)]
+        types: TypeArgs,
     },
+}
+
+#[derive(Args)]
+struct TypeArgs {
+    /// Field types from an index mapping (the JSON of `GET <index>/_mapping`) instead of the
+    /// Elastic Common Schema.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+}
+
+impl TypeArgs {
+    /// The field types to translate against.
+    fn load(&self) -> Result<Box<FieldTypes>, String> {
+        let Some(path) = &self.mapping else {
+            return Ok(Box::new(FieldTypes::ecs().clone()));
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read mapping {}: {e}", path.display()))?;
+        FieldTypes::from_mapping_json(&text)
+            .map(Box::new)
+            .map_err(|e| format!("mapping {}: {e}", path.display()))
+    }
 }
 
 #[derive(Args)]
@@ -151,6 +184,21 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(2);
     }
+    let types = match &cli.command {
+        Command::Check { types, .. } | Command::Convert { types, .. } => types.load(),
+        Command::Parse { .. } => Ok(Box::new(FieldTypes::ecs().clone())),
+    };
+    let field_types = match types {
+        Ok(t) => t,
+        Err(message) => {
+            eprintln!("eqlc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = Options {
+        field_types: &field_types,
+        pretty: false,
+    };
     let result = match cli.command {
         Command::Parse {
             ast, ir, pretty, ..
@@ -160,8 +208,16 @@ fn main() -> ExitCode {
             targets,
             verbose,
             ..
-        } => check(&specs, format, targets, verbose),
-        Command::Convert { target, out, .. } => convert(&specs, target, out, color),
+        } => check(&specs, format, targets, verbose, &options),
+        Command::Convert {
+            target,
+            out,
+            pretty,
+            ..
+        } => {
+            options.pretty = pretty;
+            convert(&specs, target, out, color, &options)
+        }
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -236,6 +292,7 @@ fn check(
     format: ReportFormat,
     targets: Vec<Target>,
     verbose: bool,
+    options: &Options<'_>,
 ) -> std::io::Result<bool> {
     let mut targets = if targets.is_empty() {
         Target::ALL.to_vec()
@@ -244,7 +301,7 @@ fn check(
     };
     targets.sort();
     targets.dedup();
-    let reports = driver::run_batch(specs, &targets, false);
+    let reports = driver::run_batch_with(specs, &targets, false, options);
     let summary = Summary::of(&reports);
     let mut out = std::io::stdout().lock();
     match format {
@@ -281,8 +338,9 @@ fn convert(
     target: Target,
     out_dir: Option<PathBuf>,
     color: bool,
+    options: &Options<'_>,
 ) -> std::io::Result<bool> {
-    let reports = driver::run_batch(specs, &[target], true);
+    let reports = driver::run_batch_with(specs, &[target], true, options);
     let mut out = std::io::stdout().lock();
     let many = reports.iter().filter(|r| r.status == Status::Ok).count() > 1;
     for r in &reports {
@@ -297,7 +355,8 @@ fn convert(
                 }
                 std::fs::write(&path, format!("{artifact}\n"))?;
             }
-            None => write_eql(&mut out, &r.path, artifact, many)?,
+            None if target == Target::Eql => write_eql(&mut out, &r.path, artifact, many)?,
+            None => writeln!(out, "{artifact}")?,
         }
     }
     Ok(report_failures(&reports, color))

@@ -56,7 +56,9 @@ impl FieldType {
             "long" | "integer" | "short" | "byte" | "unsigned_long" => {
                 FieldType::Integer(name.to_string())
             }
-            "double" | "float" | "half_float" | "scaled_float" => FieldType::Float(name.to_string()),
+            "double" | "float" | "half_float" | "scaled_float" => {
+                FieldType::Float(name.to_string())
+            }
             "date" | "date_nanos" => FieldType::Date(name.to_string()),
             "boolean" => FieldType::Boolean,
             "ip" => FieldType::Ip,
@@ -174,7 +176,9 @@ impl FieldTypes {
         if ty == FieldType::Flattened {
             self.flattened.push(format!("{name}."));
         }
-        self.fields.entry(name.to_string()).or_insert(MappedField { ty, exact: None });
+        self.fields
+            .entry(name.to_string())
+            .or_insert(MappedField { ty, exact: None });
     }
 
     /// Give every text field whose sub-field `<name>.<sub>` is keyword-like that sub-field as
@@ -207,8 +211,8 @@ impl FieldTypes {
     /// bare `{"mappings": …}` / `{"properties": …}` object. With several indices the first
     /// definition of a field wins.
     pub fn from_mapping_json(text: &str) -> Result<FieldTypes, MappingError> {
-        let json: Json = serde_json::from_str(text)
-            .map_err(|e| MappingError(format!("not valid JSON: {e}")))?;
+        let json: Json =
+            serde_json::from_str(text).map_err(|e| MappingError(format!("not valid JSON: {e}")))?;
         let mut roots = Vec::new();
         collect_mapping_roots(&json, &mut roots, 0);
         if roots.is_empty() {
@@ -247,16 +251,19 @@ impl FieldTypes {
     ) -> Result<(), MappingError> {
         // Elasticsearch's own limit on object depth is 20; anything past 100 is not a mapping.
         if depth > 100 {
-            return Err(MappingError("mapping nests objects more than 100 deep".into()));
+            return Err(MappingError(
+                "mapping nests objects more than 100 deep".into(),
+            ));
         }
         for (key, def) in properties {
             let name = format!("{prefix}{key}");
             let ty = def.get("type").and_then(Json::as_str);
             match ty {
                 Some("alias") => {
-                    let path = def.get("path").and_then(Json::as_str).ok_or_else(|| {
-                        MappingError(format!("alias `{name}` has no `path`"))
-                    })?;
+                    let path = def
+                        .get("path")
+                        .and_then(Json::as_str)
+                        .ok_or_else(|| MappingError(format!("alias `{name}` has no `path`")))?;
                     aliases.push((name.clone(), path.to_string()));
                 }
                 Some(ty) if ty != "object" && ty != "nested" => {
@@ -270,7 +277,10 @@ impl FieldTypes {
             if let Some(multi) = def.get("fields").and_then(Json::as_object) {
                 let mut exact: Option<(usize, String)> = None;
                 for (sub, sub_def) in multi {
-                    let sub_ty = sub_def.get("type").and_then(Json::as_str).unwrap_or("object");
+                    let sub_ty = sub_def
+                        .get("type")
+                        .and_then(Json::as_str)
+                        .unwrap_or("object");
                     let sub_name = format!("{name}.{sub}");
                     self.insert(&sub_name, FieldType::from_es_name(sub_ty));
                     if let Some(rank) = EXACT_SUBFIELD_TYPES.iter().position(|t| *t == sub_ty) {
@@ -350,7 +360,10 @@ mod tests {
         let ecs = FieldTypes::ecs();
         assert_eq!(ecs.origin(), SchemaOrigin::Ecs);
         assert!(ecs.len() > 2000);
-        assert_eq!(ecs.get("process.name").map(|f| f.ty), Some(FieldType::Keyword));
+        assert_eq!(
+            ecs.get("process.name").map(|f| f.ty),
+            Some(FieldType::Keyword)
+        );
         assert_eq!(ecs.get("source.ip").map(|f| f.ty), Some(FieldType::Ip));
         assert_eq!(
             ecs.get("process.command_line").map(|f| f.ty),
@@ -360,7 +373,10 @@ mod tests {
             ecs.get("process.pid").map(|f| f.ty),
             Some(FieldType::Integer("long".into()))
         );
-        assert_eq!(ecs.get("message").map(|f| f.ty), Some(FieldType::MatchOnlyText));
+        assert_eq!(
+            ecs.get("message").map(|f| f.ty),
+            Some(FieldType::MatchOnlyText)
+        );
         assert_eq!(ecs.get("message").and_then(|f| f.exact), None);
         assert_eq!(ecs.get("winlog.event_data.Foo"), None);
     }
@@ -388,9 +404,18 @@ mod tests {
         let hostname = types.get("hostname").expect("hostname");
         assert_eq!(hostname.ty, FieldType::Text);
         assert_eq!(hostname.exact.as_deref(), Some("hostname.keyword"));
-        assert_eq!(types.get("hostname.raw").map(|f| f.ty), Some(FieldType::Wildcard));
-        assert_eq!(types.get("event.category").map(|f| f.ty), Some(FieldType::Keyword));
-        assert_eq!(types.get("source_address").map(|f| f.ty), Some(FieldType::Ip));
+        assert_eq!(
+            types.get("hostname.raw").map(|f| f.ty),
+            Some(FieldType::Wildcard)
+        );
+        assert_eq!(
+            types.get("event.category").map(|f| f.ty),
+            Some(FieldType::Keyword)
+        );
+        assert_eq!(
+            types.get("source_address").map(|f| f.ty),
+            Some(FieldType::Ip)
+        );
         assert_eq!(types.get("day").map(|f| f.ty), Some(FieldType::Keyword));
         assert_eq!(types.get("nope"), None);
     }
@@ -399,7 +424,10 @@ mod tests {
     fn bare_properties_are_accepted() {
         let types = FieldTypes::from_mapping_json(r#"{"properties": {"a": {"type": "long"}}}"#)
             .expect("valid");
-        assert_eq!(types.get("a").map(|f| f.ty), Some(FieldType::Integer("long".into())));
+        assert_eq!(
+            types.get("a").map(|f| f.ty),
+            Some(FieldType::Integer("long".into()))
+        );
     }
 
     #[test]

@@ -44,6 +44,16 @@ pub struct Rule {
     pub from: Option<String>,
     /// Maximum alerts per execution (`max_signals`).
     pub max_signals: Option<u32>,
+    /// Field the detection engine filters time on instead of `@timestamp`
+    /// (`timestamp_override`, e.g. `event.ingested`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_override: Option<String>,
+    /// Field holding the event category, when not `event.category` (`event_category_override`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_category_override: Option<String>,
+    /// Field that orders events with equal timestamps (`tiebreaker_field`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiebreaker_field: Option<String>,
     /// Tags, verbatim.
     pub tags: Vec<String>,
     /// Rule version, where the document gives one.
