@@ -462,12 +462,13 @@ enum Helper {
     Affix,
     Str,
     Concat,
+    Low,
     Between,
     Ws,
     Num,
 }
 
-const HELPER_COUNT: usize = 19;
+const HELPER_COUNT: usize = 20;
 
 const ALL_HELPERS: [Helper; HELPER_COUNT] = [
     Helper::Vals,
@@ -486,6 +487,7 @@ const ALL_HELPERS: [Helper; HELPER_COUNT] = [
     Helper::Affix,
     Helper::Str,
     Helper::Concat,
+    Helper::Low,
     Helper::Between,
     Helper::Ws,
     Helper::Num,
@@ -499,6 +501,7 @@ impl Helper {
             Helper::Sub => &[Helper::Clamp],
             Helper::Concat => &[Helper::Str],
             Helper::Num => &[Helper::Ws],
+            Helper::Between => &[Helper::Low],
             _ => &[],
         }
     }
@@ -521,6 +524,7 @@ impl Helper {
             Helper::Affix => AFFIX,
             Helper::Str => STR,
             Helper::Concat => CONCAT,
+            Helper::Low => LOW,
             Helper::Between => BETWEEN,
             Helper::Ws => WS,
             Helper::Num => NUM,
@@ -889,6 +893,21 @@ return b.toString();
 }
 ";
 
+/// Lower case, one code point at a time and without context, as `fold`'s `between` does
+/// (a whole-string `toLowerCase` makes a final `Σ` a `ς`).
+const LOW: &str = "\
+String low(String s) {
+StringBuilder b = new StringBuilder();
+int i = 0;
+while (i < s.length()) {
+int n = Character.charCount(s.codePointAt(i));
+b.append(s.substring(i, i + n).toLowerCase(Locale.ROOT));
+i += n;
+}
+return b.toString();
+}
+";
+
 /// `between(a, l, r, g)`: the text after the first `l` and before the next (or, greedy, the
 /// last) `r`; empty when either is missing or when lower-casing changed the length.
 const BETWEEN: &str = "\
@@ -901,9 +920,9 @@ String h = s;
 String x = (String) l;
 String y = (String) r;
 if (ci) {
-h = s.toLowerCase(Locale.ROOT);
-x = x.toLowerCase(Locale.ROOT);
-y = y.toLowerCase(Locale.ROOT);
+h = low(s);
+x = low(x);
+y = low(y);
 }
 if (h.length() != s.length()) {
 return '';
@@ -1431,5 +1450,942 @@ mod tests {
         );
         assert_eq!(helpers(&s), ALL_HELPERS);
         assert!(s.source.len() < 10_000, "{}", s.source.len());
+    }
+
+    /// The helpers and generated conditions run as Java (`java` runs a source file directly),
+    /// checked against `fold`, the lowering's constant folding and hand-worked expectations.
+    ///
+    /// The Painless written here is Java but for `def`, single-quoted strings, list literals and
+    /// `d[n]` (only in `vals`, which the harness replaces); the test rewrites those, so what
+    /// runs is the helpers' own logic. It cannot check what only Painless checks (the API
+    /// whitelist, its casting rules): that stays a matter of review. Skipped without `java`.
+    mod java {
+        use super::*;
+        use std::fmt::Write as _;
+
+        /// A helper as a static Java method.
+        fn helper(source: &str) -> String {
+            format!(
+                "static {}",
+                source.replace("def ", "Object ").replace('\'', "\"")
+            )
+        }
+
+        /// Generated statements or expressions as Java: `params.x` becomes `P(params, "x")`,
+        /// whose type Java infers from where it is used, as Painless casts `def` implicitly.
+        fn code(painless: &str) -> String {
+            let mut text = String::new();
+            for c in painless.replace("def ", "Object ").chars() {
+                match c {
+                    '[' => text.push_str("list(new Object[]{"),
+                    ']' => text.push_str("})"),
+                    c => text.push(c),
+                }
+            }
+            let mut out = String::new();
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find("params.") {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + "params.".len()..];
+                let end = after
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .unwrap_or(after.len());
+                let _ = write!(out, "P(params, \"{}\")", &after[..end]);
+                rest = &after[end..];
+            }
+            out.push_str(rest);
+            out
+        }
+
+        /// A Java string literal; `\u` escapes only above ASCII, where they cannot end the
+        /// literal or the line.
+        fn string(s: &str) -> String {
+            let mut out = String::from("\"");
+            for unit in s.encode_utf16() {
+                match unit {
+                    0x22 => out.push_str("\\\""),
+                    0x5c => out.push_str("\\\\"),
+                    0x20..=0x7e => out.push(char::from(unit as u8)),
+                    0..=0x7f => {
+                        let _ = write!(out, "\\{unit:03o}");
+                    }
+                    _ => {
+                        let _ = write!(out, "\\u{unit:04x}");
+                    }
+                }
+            }
+            out.push('"');
+            out
+        }
+
+        /// A parameter as Elasticsearch hands it to Painless: JSON integers that fit are
+        /// `Integer`s.
+        fn json(v: &Json) -> String {
+            match v {
+                Json::Null => "null".into(),
+                Json::Bool(b) => format!("Boolean.valueOf({b})"),
+                Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) if i32::try_from(i).is_ok() => format!("Integer.valueOf({i})"),
+                    (Some(i), _) => format!("Long.valueOf({i}L)"),
+                    (None, Some(f)) => double(f),
+                    _ => "null".into(),
+                },
+                Json::String(s) => string(s),
+                Json::Array(items) => format!(
+                    "list(new Object[]{{{}}})",
+                    items.iter().map(json).collect::<Vec<_>>().join(", ")
+                ),
+                Json::Object(_) => "null".into(),
+            }
+        }
+
+        fn double(f: f64) -> String {
+            format!(
+                "Double.valueOf(Double.longBitsToDouble({}L))",
+                f.to_bits() as i64
+            )
+        }
+
+        fn params_map(params: &Map<String, Json>) -> String {
+            let entries: Vec<String> = params
+                .iter()
+                .map(|(k, v)| format!("{}, {}", string(k), json(v)))
+                .collect();
+            format!("map(new Object[]{{{}}})", entries.join(", "))
+        }
+
+        /// How the Java side prints a value, and how a literal is expected to print.
+        fn show(l: &Literal) -> String {
+            match l {
+                Literal::Null => "N".into(),
+                Literal::Bool(b) => format!("B:{b}"),
+                Literal::Integer(i) => format!("L:{i}"),
+                Literal::Float(f) => format!("D:{}", f.to_bits() as i64),
+                Literal::String(s) => {
+                    let mut out = String::from("S:");
+                    for unit in s.encode_utf16() {
+                        let _ = write!(out, "{unit:04x}");
+                    }
+                    out
+                }
+            }
+        }
+
+        const PRELUDE: &str = r#"
+import java.util.*;
+import java.time.*;
+import java.time.format.*;
+import java.time.temporal.*;
+
+@SuppressWarnings({"unchecked", "rawtypes"})
+public class PainlessCheck {
+static <T> T P(Map m, String k) {
+return (T) m.get(k);
+}
+static List list(Object[] xs) {
+return new ArrayList(Arrays.asList(xs));
+}
+static Map map(Object[] kv) {
+Map m = new HashMap();
+for (int i = 0; i < kv.length; i += 2) {
+m.put(kv[i], kv[i + 1]);
+}
+return m;
+}
+static List vals(Object d, String n) {
+List r = new ArrayList();
+Map m = (Map) d;
+if (m.containsKey(n)) {
+for (Object x : (List) m.get(n)) {
+r.add(x);
+}
+}
+if (r.isEmpty()) {
+r.add(null);
+}
+return r;
+}
+static String show(Object v) {
+if (v == null) {
+return "N";
+}
+if (v instanceof String) {
+StringBuilder b = new StringBuilder("S:");
+for (char c : ((String) v).toCharArray()) {
+b.append(String.format("%04x", (int) c));
+}
+return b.toString();
+}
+if (v instanceof Long || v instanceof Integer) {
+return "L:" + ((Number) v).longValue();
+}
+if (v instanceof Double) {
+return "D:" + Double.doubleToLongBits((Double) v);
+}
+return "B:" + v;
+}
+"#;
+
+        /// One program: every helper, then one method per check; prints `id result` lines.
+        struct Program {
+            methods: String,
+            /// Generated code → its method: checks of one shape share one method.
+            shapes: std::collections::HashMap<String, String>,
+            calls: Vec<String>,
+            expected: Vec<(String, String)>,
+        }
+
+        impl Program {
+            fn new() -> Self {
+                Program {
+                    methods: String::new(),
+                    shapes: std::collections::HashMap::new(),
+                    calls: Vec::new(),
+                    expected: Vec::new(),
+                }
+            }
+
+            /// `expected` is what the Java prints: `true`/`false` for a condition.
+            fn condition(&mut self, eql: &str, doc: &[(&str, Vec<String>)], expected: bool) {
+                let s = condition_script(&condition(eql), &|f: &Field| f.name.clone())
+                    .expect("supported");
+                let id = format!("c{}:{eql} {doc:?}", self.expected.len());
+                let method = self.method("boolean", "Map doc, Map params", code(body(&s)));
+                let fields: Vec<String> = doc
+                    .iter()
+                    .map(|(name, values)| {
+                        format!(
+                            "{}, list(new Object[]{{{}}})",
+                            string(name),
+                            values.join(", ")
+                        )
+                    })
+                    .collect();
+                self.calls.push(format!(
+                    "{method}(map(new Object[]{{{}}}), {})",
+                    fields.join(", "),
+                    params_map(&s.params)
+                ));
+                self.expected.push((id, expected.to_string()));
+            }
+
+            /// The method running `body`, written once per distinct body.
+            fn method(&mut self, returns: &str, parameters: &str, body: String) -> String {
+                let next = format!("m{}", self.shapes.len());
+                let name = self.shapes.entry(body.clone()).or_insert(next).clone();
+                if !self.methods.contains(&format!(" {name}(")) {
+                    let _ = write!(
+                        self.methods,
+                        "static {returns} {name}({parameters}) {{\n{body}}}\n"
+                    );
+                }
+                name
+            }
+
+            /// A value generated from `v` (no fields), printed with `show`.
+            fn value(&mut self, label: String, v: &Value, expected: String) {
+                let mut gen = Generator {
+                    doc_field: &|f: &Field| f.name.clone(),
+                    fields: Vec::new(),
+                    values: Vec::new(),
+                    helpers: [false; HELPER_COUNT],
+                };
+                let text = gen.value(v, 0).expect("supported");
+                let mut params = Map::new();
+                for (i, value) in gen.values.into_iter().enumerate() {
+                    params.insert(format!("v{i}"), value);
+                }
+                let n = self.expected.len();
+                let method =
+                    self.method("Object", "Map params", format!("return {};\n", code(&text)));
+                self.calls
+                    .push(format!("show({method}({}))", params_map(&params)));
+                self.expected.push((format!("v{n}:{label}"), expected));
+            }
+
+            /// A condition generated from `e` (no fields): `true` when it holds.
+            fn test(&mut self, label: String, e: &Expr, expected: bool) {
+                let mut gen = Generator {
+                    doc_field: &|f: &Field| f.name.clone(),
+                    fields: Vec::new(),
+                    values: Vec::new(),
+                    helpers: [false; HELPER_COUNT],
+                };
+                let text = gen.expr(e, 0).expect("supported");
+                let mut params = Map::new();
+                for (i, value) in gen.values.into_iter().enumerate() {
+                    params.insert(format!("v{i}"), value);
+                }
+                let n = self.expected.len();
+                let method = self.method(
+                    "boolean",
+                    "Map params",
+                    format!("return {} > 0;\n", code(&text)),
+                );
+                self.calls
+                    .push(format!("{method}({})", params_map(&params)));
+                self.expected
+                    .push((format!("t{n}:{label}"), expected.to_string()));
+            }
+
+            /// Run under `java`; `None` when there is none. Returns the mismatches.
+            fn run(&self) -> Option<Vec<String>> {
+                let mut source = String::from(PRELUDE);
+                for h in ALL_HELPERS {
+                    if h != Helper::Vals {
+                        source.push_str(&helper(h.source()));
+                    }
+                }
+                source.push_str(&self.methods);
+                // Small run methods: the JVM limits a method to 64 KiB of bytecode.
+                for (chunk, calls) in self.calls.chunks(100).enumerate() {
+                    let _ = writeln!(source, "static void run{chunk}() {{");
+                    for (i, call) in calls.iter().enumerate() {
+                        let _ = writeln!(
+                            source,
+                            "System.out.println({} + \" \" + {call});",
+                            chunk * 100 + i
+                        );
+                    }
+                    source.push_str("}\n");
+                }
+                source.push_str("public static void main(String[] args) {\n");
+                for chunk in 0..self.calls.len().div_ceil(100) {
+                    let _ = writeln!(source, "run{chunk}();");
+                }
+                source.push_str("}\n}\n");
+
+                let dir =
+                    std::env::temp_dir().join(format!("eqlc-painless-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let file = dir.join("PainlessCheck.java");
+                std::fs::write(&file, &source).expect("write java");
+                let output = match std::process::Command::new("java")
+                    .arg("-Dfile.encoding=UTF-8")
+                    .arg(&file)
+                    .output()
+                {
+                    Ok(o) => o,
+                    Err(_) => return None,
+                };
+                if std::env::var_os("EQLC_KEEP_JAVA").is_none() {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                assert!(
+                    output.status.success(),
+                    "java failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let mut got = vec![String::new(); self.expected.len()];
+                for line in stdout.lines() {
+                    if let Some((i, result)) = line.split_once(' ') {
+                        if let Some(slot) = i.parse::<usize>().ok().and_then(|i| got.get_mut(i)) {
+                            *slot = result.to_string();
+                        }
+                    }
+                }
+                Some(
+                    self.expected
+                        .iter()
+                        .zip(got)
+                        .filter(|((_, want), got)| want != got)
+                        .map(|((id, want), got)| format!("{id}: want {want}, got {got}"))
+                        .collect(),
+                )
+            }
+        }
+
+        fn s(v: &str) -> String {
+            string(v)
+        }
+        fn l(v: i64) -> String {
+            format!("Long.valueOf({v}L)")
+        }
+        fn b(v: bool) -> String {
+            format!("Boolean.valueOf({v})")
+        }
+        fn date(iso: &str) -> String {
+            format!("ZonedDateTime.parse({})", string(iso))
+        }
+
+        fn str_lit(v: &str) -> Literal {
+            Literal::String(v.into())
+        }
+
+        #[test]
+        fn helpers_agree_with_fold_and_conditions_with_elasticsearch() {
+            let mut p = Program::new();
+            conditions(&mut p);
+            functions(&mut p);
+            arithmetic_and_comparisons(&mut p);
+            let Some(mismatches) = p.run() else {
+                eprintln!("no `java` on this machine: the Java cross-check was skipped");
+                return;
+            };
+            assert!(
+                mismatches.is_empty(),
+                "{} of {} checks differ:\n{}",
+                mismatches.len(),
+                p.expected.len(),
+                mismatches.join("\n")
+            );
+        }
+
+        /// Whole conditions over documents: three-valued logic, multi-valued and missing
+        /// fields, and each construct on a computed value.
+        fn conditions(p: &mut Program) {
+            let missing: &[(&str, Vec<String>)] = &[];
+            // Any value of a multi-valued field; missing, unmapped and empty are null.
+            p.condition("any where length(a) > 2", &[("a", vec![s("abcd")])], true);
+            p.condition("any where length(a) > 2", &[("a", vec![s("ab")])], false);
+            p.condition("any where length(a) > 2", missing, false);
+            p.condition("any where length(a) > 2", &[("a", vec![])], false);
+            p.condition(
+                "any where length(a) > 2",
+                &[("a", vec![s("ab"), s("abc")])],
+                true,
+            );
+            // `not` of null is null; of false is true.
+            p.condition("any where not (length(a) > 2)", missing, false);
+            p.condition(
+                "any where not (length(a) > 2)",
+                &[("a", vec![s("ab")])],
+                true,
+            );
+            p.condition(
+                "any where not (length(a) > 2)",
+                &[("a", vec![s("abc"), s("ab")])],
+                true,
+            );
+            // SQL three-valued `and`/`or`.
+            let ab = "any where not (length(a) > 2 and length(b) > 2)";
+            p.condition(ab, &[("a", vec![s("abc")])], false);
+            p.condition(ab, &[("a", vec![s("ab")])], true);
+            let or = "any where length(a) > 2 or length(b) > 2";
+            p.condition(or, &[("a", vec![s("abc")])], true);
+            p.condition(
+                "any where not (length(a) > 2 or length(b) > 2)",
+                &[("a", vec![s("ab")])],
+                false,
+            );
+            p.condition("any where length(a) > 2 or b == null", missing, true);
+            p.condition("any where b != null", missing, false);
+            p.condition("any where b != null", &[("b", vec![s("")])], true);
+            // One value per field per combination; combinations across fields.
+            let same = "any where startsWith(a, \"x\") and endsWith(a, \"y\")";
+            p.condition(same, &[("a", vec![s("xa"), s("by")])], false);
+            p.condition(same, &[("a", vec![s("xa"), s("xay")])], true);
+            let cross = "any where substring(a, 0, 1) == ?b";
+            p.condition(
+                cross,
+                &[("a", vec![s("x"), s("y")]), ("b", vec![s("z"), s("y")])],
+                true,
+            );
+            p.condition(cross, &[("a", vec![s("x")]), ("b", vec![s("y")])], false);
+            // Wildcards: `?` is one code point, backslashes are literal, case per operator.
+            let like =
+                |pattern: &str, op: &str| format!("any where concat(a, \"\") {op} \"{pattern}\"");
+            for (pattern, value, expected) in [
+                ("AB*", "abc", true),
+                ("a?c", "a\u{1F600}c", true),
+                ("a?c", "ac", false),
+                ("a*", "a", true),
+                ("*", "", true),
+                ("?", "", false),
+                ("*b*c", "xbxbyc", true),
+                ("*.exe", "x.exe.txt", false),
+                ("*.exe", "X.EXE", true),
+                ("C:\\\\*\\\\cmd.exe", "c:\\windows\\cmd.exe", true),
+                ("C:\\\\*\\\\cmd.exe", "c:\\cmd.exe", false),
+                ("a*b*c*d", "aXbYbZcWd", true),
+                ("a*b*c*d", "aXbYcZ", false),
+                ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaa", false),
+                ("x?y", "x\u{e9}y", true),
+            ] {
+                p.condition(&like(pattern, ":"), &[("a", vec![s(value)])], expected);
+            }
+            p.condition(&like("AB*", "like"), &[("a", vec![s("abc")])], false);
+            p.condition(&like("ab*", "like"), &[("a", vec![s("abc")])], true);
+            p.condition(&like("AB*", "like~"), &[("a", vec![s("abc")])], true);
+            p.condition(
+                "any where concat(a, \"\") : (\"x\", \"y*\")",
+                &[("a", vec![s("yz")])],
+                true,
+            );
+            p.condition("any where not concat(a) : \"x\"", missing, false);
+            // `in`: a null candidate makes a miss null.
+            p.condition(
+                "any where length(a) in (1, 3)",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition(
+                "any where length(a) in (1, null)",
+                &[("a", vec![s("abc")])],
+                false,
+            );
+            p.condition(
+                "any where length(a) not in (1, null)",
+                &[("a", vec![s("abc")])],
+                false,
+            );
+            p.condition(
+                "any where length(a) not in (1, 2)",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition("any where length(a) not in (1, 2)", missing, false);
+            p.condition(
+                "any where concat(a) in~ (\"ABC\")",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition(
+                "any where concat(a) in (\"ABC\")",
+                &[("a", vec![s("abc")])],
+                false,
+            );
+            p.condition(
+                "any where length(a) in (3.0)",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            // Boolean fields as conditions.
+            p.condition("any where flag", &[("flag", vec![b(true)])], true);
+            p.condition("any where flag", &[("flag", vec![b(false)])], false);
+            p.condition("any where not flag", &[("flag", vec![b(false)])], true);
+            p.condition("any where not flag", missing, false);
+            p.condition("any where not flag", &[("flag", vec![s("true")])], false);
+            // `number`.
+            p.condition("any where number(a) == 31", &[("a", vec![s(" 31 ")])], true);
+            p.condition(
+                "any where number(a, 16) == 31",
+                &[("a", vec![s("0x1F")])],
+                true,
+            );
+            p.condition("any where number(a) == 1.5", &[("a", vec![s("1.5")])], true);
+            p.condition("any where number(a) == 3", &[("a", vec![s("zz")])], false);
+            p.condition("any where number(a) == null", &[("a", vec![s("zz")])], true);
+            // Arithmetic: integer division, null on overflow and division by zero.
+            p.condition("any where a + 1 == 3", &[("a", vec![l(2)])], true);
+            p.condition("any where a / 2 == 1", &[("a", vec![l(3)])], true);
+            p.condition(
+                "any where a / 2 == 1.5",
+                &[("a", vec![format!("Double.valueOf(3.0)")])],
+                true,
+            );
+            p.condition("any where a / 0 == null", &[("a", vec![l(3)])], true);
+            p.condition("any where a * 2 > 0", &[("a", vec![l(i64::MAX)])], false);
+            p.condition("any where a * 2 == null", &[("a", vec![l(i64::MAX)])], true);
+            p.condition("any where -a == -3", &[("a", vec![l(3)])], true);
+            p.condition("any where a % 2 == 1", &[("a", vec![l(-3)])], false);
+            p.condition("any where a % 2 == -1", &[("a", vec![l(-3)])], true);
+            p.condition("any where a + 1 > 1", &[("a", vec![s("1")])], false);
+            // Comparisons across types are null.
+            p.condition("any where a == 1", &[("a", vec![s("1")])], false);
+            p.condition("any where a != 1", &[("a", vec![s("1")])], false);
+            p.condition("any where length(a) > 1.5", &[("a", vec![s("ab")])], true);
+            // `string` prints as Java does, dates as Elasticsearch does.
+            p.condition(
+                "any where string(a) == \"1.0E10\"",
+                &[("a", vec![format!("Double.valueOf(1.0E10)")])],
+                true,
+            );
+            p.condition("any where string(a) == \"5\"", &[("a", vec![l(5)])], true);
+            p.condition(
+                "any where string(a) == \"true\"",
+                &[("a", vec![b(true)])],
+                true,
+            );
+            p.condition(
+                "any where string(ts) == \"2020-01-02T03:04:05.000Z\"",
+                &[("ts", vec![date("2020-01-02T03:04:05Z")])],
+                true,
+            );
+            p.condition(
+                "any where string(ts) == \"2020-01-02T03:04:05.1234Z\"",
+                &[("ts", vec![date("2020-01-02T03:04:05.123400Z")])],
+                true,
+            );
+            p.condition(
+                "any where ?ts < ?ts2",
+                &[
+                    ("ts", vec![date("2020-01-02T03:04:05Z")]),
+                    ("ts2", vec![date("2020-01-02T04:04:05+01:00")]),
+                ],
+                false,
+            );
+            p.condition(
+                "any where ?ts == ?ts2",
+                &[
+                    ("ts", vec![date("2020-01-02T03:04:05Z")]),
+                    ("ts2", vec![date("2020-01-02T04:04:05+01:00")]),
+                ],
+                true,
+            );
+            // A condition used as a value.
+            p.condition("any where (length(a) > 1) == null", missing, true);
+            p.condition(
+                "any where (length(a) > 1) == null",
+                &[("a", vec![s("ab")])],
+                false,
+            );
+            p.condition(
+                "any where (length(a) > 1) == true",
+                &[("a", vec![s("ab")])],
+                true,
+            );
+            // The other functions on fields.
+            p.condition(
+                "any where between(a, \"[\", \"]\") == \"x\"",
+                &[("a", vec![s("a[x]b[y]")])],
+                true,
+            );
+            p.condition(
+                "any where between(a, \"[\", \"]\", true) == \"x]b[y\"",
+                &[("a", vec![s("a[x]b[y]")])],
+                true,
+            );
+            p.condition(
+                "any where between~(a, \"A\", \"B\") == \"x\"",
+                &[("a", vec![s("axb")])],
+                true,
+            );
+            p.condition(
+                "any where indexOf(a, \"c\") == 2",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition(
+                "any where indexOf(a, \"z\") == null",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition(
+                "any where concat(a, ?b) == null",
+                &[("a", vec![s("x")])],
+                true,
+            );
+            p.condition(
+                "any where concat(a, 1, true) == \"x1true\"",
+                &[("a", vec![s("x")])],
+                true,
+            );
+            p.condition(
+                "any where stringContains~(a, \"B\")",
+                &[("a", vec![s("abc")])],
+                true,
+            );
+            p.condition(
+                "any where stringContains(a, \"B\")",
+                &[("a", vec![s("abc")])],
+                false,
+            );
+        }
+
+        /// Every string function on constants, against `fold`.
+        fn functions(p: &mut Program) {
+            use Literal::{Bool, Float, Integer, Null};
+            let strings = [
+                "",
+                "a",
+                "abc",
+                "Hello.EXE",
+                "h\u{e9}llo",
+                "a\u{1F600}b\u{1F600}c",
+                "\u{3a3}\u{391}\u{3a3}",
+                "[x]y[z]",
+                "  42 ",
+                "0x1F",
+                "-0x1f",
+                "1.5",
+                "-2.5e3",
+                "1e400",
+                "--5",
+                "+7",
+                "12abc",
+                "zz",
+                "\u{a0}5\u{3000}",
+                "\u{1}5",
+                "9223372036854775808",
+                "-8000000000000000",
+                "111",
+                "1_000",
+                "\u{661}\u{662}",
+                "NaN",
+                "1.5f",
+            ];
+            let mut text_args: Vec<Literal> = strings.iter().map(|v| str_lit(v)).collect();
+            text_args.push(Null);
+            // Strings for the functions with several arguments: case, code points, brackets.
+            let core: Vec<Literal> = [
+                "",
+                "a",
+                "abc",
+                "Hello.EXE",
+                "h\u{e9}llo",
+                "a\u{1F600}b\u{1F600}c",
+                "\u{3a3}\u{391}\u{3a3}",
+                "[x]y[z]",
+                "\u{130}x[A]",
+            ]
+            .iter()
+            .map(|v| str_lit(v))
+            .chain([Null, Integer(1)])
+            .collect();
+            let starts: Vec<Literal> = [0i64, 1, -1, 2, -4, 100, i64::MAX, i64::MIN]
+                .iter()
+                .map(|&i| Integer(i))
+                .chain([Null, Float(1.5), str_lit("1")])
+                .collect();
+            let needles: Vec<Literal> = ["", "a", "A", "]", "\u{1F600}", "x]"]
+                .iter()
+                .map(|v| str_lit(v))
+                .chain([Null, Integer(1)])
+                .collect();
+
+            let check = |p: &mut Program, function: Function, args: Vec<Literal>, case: Case| {
+                let expected = match crate::ir::functions::fold(function, &args, case) {
+                    Ok(Some(l)) => show(&l),
+                    Ok(None) => return,
+                    Err(_) => "N".into(),
+                };
+                let call = Value::Call(Call {
+                    function,
+                    args: args.iter().cloned().map(Value::literal).collect(),
+                    case,
+                });
+                p.value(crate::ir::print::value(&call), &call, expected);
+            };
+            let cases = [Case::Sensitive, Case::Insensitive];
+            for a in &text_args {
+                check(p, Function::Length, vec![a.clone()], Case::Sensitive);
+                for base in [
+                    None,
+                    Some(Null),
+                    Some(Integer(10)),
+                    Some(Integer(16)),
+                    Some(Integer(2)),
+                    Some(Integer(36)),
+                    Some(Integer(1)),
+                    Some(Float(10.0)),
+                ] {
+                    let mut args = vec![a.clone()];
+                    args.extend(base);
+                    check(p, Function::Number, args, Case::Sensitive);
+                }
+            }
+            for a in &core {
+                for start in &starts {
+                    check(
+                        p,
+                        Function::Substring,
+                        vec![a.clone(), start.clone()],
+                        Case::Sensitive,
+                    );
+                    for end in [Integer(-1), Integer(2), Integer(-100), Null] {
+                        let args = vec![a.clone(), start.clone(), end];
+                        check(p, Function::Substring, args, Case::Sensitive);
+                    }
+                }
+                for needle in &needles {
+                    for case in cases {
+                        for f in [
+                            Function::StartsWith,
+                            Function::EndsWith,
+                            Function::StringContains,
+                        ] {
+                            check(p, f, vec![a.clone(), needle.clone()], case);
+                        }
+                        check(p, Function::IndexOf, vec![a.clone(), needle.clone()], case);
+                        for start in [Integer(1), Integer(-3), Integer(100), Null] {
+                            let args = vec![a.clone(), needle.clone(), start];
+                            check(p, Function::IndexOf, args, case);
+                        }
+                    }
+                }
+                for (left, right) in [
+                    ("[", "]"),
+                    ("", ""),
+                    ("x", ""),
+                    ("", "z"),
+                    ("A", "C"),
+                    ("\u{3c3}", "\u{3c3}"),
+                    ("i", "["),
+                ] {
+                    for greedy in [None, Some(Bool(true)), Some(Null)] {
+                        for case in cases {
+                            let mut args = vec![a.clone(), str_lit(left), str_lit(right)];
+                            args.extend(greedy.clone());
+                            check(p, Function::Between, args, case);
+                        }
+                    }
+                }
+            }
+            let printable = [
+                str_lit("x"),
+                Integer(-5),
+                Float(1.5),
+                Bool(true),
+                Null,
+                str_lit("\u{1F600}"),
+            ];
+            for a in &printable {
+                check(p, Function::String, vec![a.clone()], Case::Sensitive);
+                for b in &printable {
+                    check(
+                        p,
+                        Function::Concat,
+                        vec![a.clone(), b.clone()],
+                        Case::Sensitive,
+                    );
+                }
+            }
+            check(p, Function::Concat, vec![str_lit("x")], Case::Sensitive);
+            check(p, Function::Length, vec![Integer(5)], Case::Sensitive);
+        }
+
+        /// Arithmetic and comparisons on constants, against the lowering's folding (which
+        /// refuses what the runtime makes null).
+        fn arithmetic_and_comparisons(p: &mut Program) {
+            let numbers = [
+                "0",
+                "1",
+                "-1",
+                "7",
+                "-7",
+                "2",
+                "9223372036854775807",
+                "-9223372036854775807",
+                "1.5",
+                "-0.5",
+                "0.0",
+                "1e308",
+                "4611686018427387904",
+            ];
+            for a in numbers {
+                for bn in numbers {
+                    for (sym, op) in [
+                        ("+", ArithOp::Add),
+                        ("-", ArithOp::Sub),
+                        ("*", ArithOp::Mul),
+                        ("/", ArithOp::Div),
+                        ("%", ArithOp::Mod),
+                    ] {
+                        let folded =
+                            crate::driver::compile_query(&format!("any where x == {a} {sym} {bn}"));
+                        let expected = match folded.map(|q| q.body) {
+                            Ok(QueryBody::Event(EventQuery {
+                                condition: Expr::Compare(c),
+                                ..
+                            })) => match c.right {
+                                Value::Literal { literal } => show(&literal),
+                                _ => continue,
+                            },
+                            Ok(QueryBody::Event(EventQuery {
+                                condition: Expr::IsNull { .. },
+                                ..
+                            })) => "N".into(),
+                            Ok(_) => continue,
+                            Err(_) => "N".into(),
+                        };
+                        let (Some(x), Some(y)) = (number_literal(a), number_literal(bn)) else {
+                            continue;
+                        };
+                        let v = Value::Arithmetic {
+                            op,
+                            left: Box::new(Value::literal(x)),
+                            right: Box::new(Value::literal(y)),
+                        };
+                        p.value(format!("{a} {sym} {bn}"), &v, expected);
+                    }
+                }
+                let neg = Value::Negate {
+                    operand: Box::new(Value::literal(number_literal(a).unwrap_or(Literal::Null))),
+                };
+                let expected = match crate::driver::compile_query(&format!("any where x == -({a})"))
+                    .map(|q| q.body)
+                {
+                    Ok(QueryBody::Event(EventQuery {
+                        condition: Expr::Compare(c),
+                        ..
+                    })) => match c.right {
+                        Value::Literal { literal } => show(&literal),
+                        _ => continue,
+                    },
+                    _ => "N".into(),
+                };
+                p.value(format!("-({a})"), &neg, expected);
+            }
+            // Comparisons: the lowering folds `A op B` to true or false (false for null).
+            let constants = [
+                "1",
+                "2",
+                "1.0",
+                "1.5",
+                "\"a\"",
+                "\"b\"",
+                "\"B\"",
+                "\"\"",
+                "true",
+                "false",
+                "null",
+                "\"1\"",
+                "\"\u{e9}\"",
+                "\"z\"",
+            ];
+            for a in constants {
+                for bc in constants {
+                    for (sym, op) in [
+                        ("==", CompareOp::Eq),
+                        ("<", CompareOp::Lt),
+                        ("<=", CompareOp::Le),
+                        (">", CompareOp::Gt),
+                        (">=", CompareOp::Ge),
+                    ] {
+                        let Ok(q) =
+                            crate::driver::compile_query(&format!("any where {a} {sym} {bc}"))
+                        else {
+                            continue;
+                        };
+                        let QueryBody::Event(EventQuery {
+                            condition: Expr::Bool { value },
+                            ..
+                        }) = q.body
+                        else {
+                            continue;
+                        };
+                        let (Some(x), Some(y)) = (constant_literal(a), constant_literal(bc)) else {
+                            continue;
+                        };
+                        let e = Expr::Compare(crate::ir::Compare {
+                            op,
+                            left: Value::literal(x),
+                            right: Value::literal(y),
+                            case: Case::Sensitive,
+                        });
+                        p.test(format!("{a} {sym} {bc}"), &e, value);
+                    }
+                }
+            }
+        }
+
+        fn number_literal(text: &str) -> Option<Literal> {
+            match text.parse::<i64>() {
+                Ok(i) => Some(Literal::Integer(i)),
+                Err(_) => text.parse::<f64>().ok().map(Literal::Float),
+            }
+        }
+
+        fn constant_literal(text: &str) -> Option<Literal> {
+            Some(match text {
+                "true" => Literal::Bool(true),
+                "false" => Literal::Bool(false),
+                "null" => Literal::Null,
+                t if t.starts_with('"') => str_lit(t.trim_matches('"')),
+                t => number_literal(t)?,
+            })
+        }
     }
 }
