@@ -45,6 +45,22 @@
 //!   code point, everything else literal. Each pattern is a list in `params`: strings are
 //!   literal runs, `0` is `*`, `1` is `?`.
 //!
+//! # Where this differs from Elasticsearch's own EQL scripts
+//!
+//! - Elasticsearch's EQL scripts read only the first doc value of a field
+//!   (`InternalQlScriptUtils.docValue`); this module tries every combination, so on a
+//!   multi-valued field a script here can match where Elasticsearch's would not (and, under
+//!   `not`, the other way round).
+//! - Strings are indexed by code point, as `fold` does; Java (and so Elasticsearch) indexes
+//!   UTF-16 units. They differ only on characters outside the Basic Multilingual Plane.
+//! - String order is Java's `compareTo` (UTF-16 units) where `fold` orders by code point, and
+//!   two integers compare exactly where `fold` compares them as doubles: both differ only at
+//!   the edges (surrogates against U+E000–U+FFFF; integers beyond 2^53).
+//! - A type error, overflow or division by zero is null here; Elasticsearch fails the search
+//!   (or, for doubles, yields an infinity).
+//! - Dates are recognised as `ZonedDateTime`, the doc value of a date field since
+//!   Elasticsearch 8.
+//!
 //! # What is rejected
 //!
 //! `regex` (Painless compiles only regexes written as literals in the source, which would put
@@ -1379,6 +1395,16 @@ mod tests {
             };
         }
         assert!(condition_script(&Expr::IsNull { value: ok }, &doc_field).is_ok());
+    }
+
+    #[test]
+    fn helper_table_is_in_emission_order() {
+        for (i, h) in ALL_HELPERS.into_iter().enumerate() {
+            assert_eq!(h as usize, i);
+            for dep in h.dependencies() {
+                assert_ne!(*dep, h);
+            }
+        }
     }
 
     /// Rule text never reaches the source, whatever it holds: field names, strings, patterns,
