@@ -36,7 +36,8 @@
 //!   results that are not finite give null: those are the cases where folding constants
 //!   refuses the query, and a null makes the clause not match instead of failing the search.
 //! - **Case.** `fn~()` lower-cases both sides with `toLowerCase(Locale.ROOT)`, as `fold` (Rust's
-//!   full Unicode `to_lowercase`) and Elasticsearch's function processors do. `:`, `like~`,
+//!   full Unicode `to_lowercase`) and Elasticsearch's function processors do; `between~` does
+//!   it one code point at a time, as `fold`'s `between` does. `:`, `like~`,
 //!   `in~` and case-insensitive comparisons use Java's `equalsIgnoreCase` rule (each character
 //!   compared through its upper- and lower-case forms: `regionMatches(true, ...)`,
 //!   `compareToIgnoreCase`), the per-character folding Lucene's case-insensitive term and
