@@ -96,7 +96,7 @@ fn translate_one(pattern: &str, case: Case) -> Result<(String, Option<String>), 
         .build()
         .parse(pattern)
         .map_err(|e| parse_failure(pattern, e.kind(), e.span()))?;
-    let leading_flags = leading_case_flag(&ast)?;
+    let leading_flags = leading_case_flag(&ast);
     let insensitive = case == Case::Insensitive || leading_flags.is_some();
     let printer = Printer {
         pattern,
@@ -104,13 +104,7 @@ fn translate_one(pattern: &str, case: Case) -> Result<(String, Option<String>), 
         fold_classes: insensitive,
         fold_literals: insensitive && case == Case::Sensitive,
     };
-    let lucene = printer.node(
-        &ast,
-        Edges {
-            start: true,
-            end: true,
-        },
-    )?;
+    let lucene = printer.node(&ast, WHOLE)?;
     let literal = printer
         .plain_text(&ast)
         .filter(|t| !(printer.fold_literals && t.chars().any(|c| c.is_ascii_alphabetic())));
@@ -134,8 +128,7 @@ fn text<'p>(pattern: &'p str, span: &Span) -> &'p str {
 
 fn parse_failure(pattern: &str, kind: &ErrorKind, span: &Span) -> Fail {
     let at = text(pattern, span);
-    let unsupported = |what: String| Fail::Unsupported(what);
-    match kind {
+    Fail::Unsupported(match kind {
         ErrorKind::UnsupportedLookAround => {
             let what = if at.starts_with("(?<=") {
                 "the look-behind `(?<=`"
@@ -146,22 +139,27 @@ fn parse_failure(pattern: &str, kind: &ErrorKind, span: &Span) -> Fail {
             } else {
                 "the look-ahead `(?=`"
             };
-            unsupported(what.into())
+            what.into()
         }
-        ErrorKind::UnsupportedBackreference => unsupported(format!("the backreference `{at}`")),
-        ErrorKind::NestLimitExceeded(limit) => unsupported(format!(
-            "groups, classes or repetitions nested more than {limit} deep"
-        )),
-        ErrorKind::EscapeUnrecognized => unsupported(format!("the escape `{at}`")),
-        ErrorKind::FlagUnrecognized => unsupported(format!("the inline flag `{at}`")),
-        _ => Fail::Invalid(format!("{kind} at character {}", span.start.column)),
-    }
+        // Java reads `\0` as the start of an octal escape.
+        ErrorKind::UnsupportedBackreference if at.starts_with("\\0") => {
+            format!("the octal escape `{at}`")
+        }
+        ErrorKind::UnsupportedBackreference => format!("the backreference `{at}`"),
+        ErrorKind::NestLimitExceeded(limit) => {
+            format!("groups, classes or repetitions nested more than {limit} deep")
+        }
+        ErrorKind::EscapeUnrecognized => format!("the escape `{at}`"),
+        ErrorKind::FlagUnrecognized if at == ">" => "the atomic group `(?>`".into(),
+        ErrorKind::FlagUnrecognized => format!("the inline flag `{at}`"),
+        _ => return Fail::Invalid(format!("{kind} at character {}", span.start.column)),
+    })
 }
 
 /// The span of a `(?i)` at the very start of the pattern (after any `^`), if there is one.
 /// Java's inline flags apply up to the end of the enclosing group, so this one covers every
 /// top-level alternative.
-fn leading_case_flag(ast: &Ast) -> Result<Option<Span>, Fail> {
+fn leading_case_flag(ast: &Ast) -> Option<Span> {
     let first = match ast {
         Ast::Alternation(alt) => alt.asts.first(),
         other => Some(other),
@@ -179,12 +177,12 @@ fn leading_case_flag(ast: &Ast) -> Result<Option<Span>, Fail> {
                     set.flags.items.as_slice(),
                     [item] if item.kind == FlagsItemKind::Flag(Flag::CaseInsensitive)
                 );
-                return Ok(only_i.then_some(set.span));
+                return only_i.then_some(set.span);
             }
-            _ => return Ok(None),
+            _ => return None,
         }
     }
-    Ok(None)
+    None
 }
 
 fn is_start_anchor(a: &Assertion) -> bool {
@@ -201,6 +199,11 @@ struct Edges {
     start: bool,
     end: bool,
 }
+
+const WHOLE: Edges = Edges {
+    start: true,
+    end: true,
+};
 
 const INSIDE: Edges = Edges {
     start: false,
@@ -804,6 +807,8 @@ mod tests {
             (r"a*+", "the possessive quantifier `*+`"),
             (r"a{2}*", "the repeated quantifier `{2}*`"),
             (r"\Qa\E", "the escape `\\Q`"),
+            (r"\0", "the octal escape `\\0`"),
+            (r"(?>a)", "the atomic group `(?>`"),
             (
                 r"(?s).*",
                 "the inline flags `(?s)` (only `(?i)` at the very start is supported)",
