@@ -3,9 +3,10 @@
 //!
 //! Each test compiles the EQL, lowers it against the field types of Elasticsearch's test
 //! mapping and compares the condition's DSL with what Elasticsearch produces. Two notational
-//! differences are normalised on the expected side, both meaning the same query: eqlc leaves
-//! out `"boost": 1.0` (the default) and writes `range` bounds as `gt`/`lt` instead of the
-//! legacy `from`/`to`/`include_lower`/`include_upper`.
+//! differences are normalised on the expected side, each meaning the same query: eqlc leaves
+//! out `"boost": 1.0` (the default), writes `range` bounds as `gt`/`lt` instead of the legacy
+//! `from`/`to`/`include_lower`/`include_upper`, and enables every regexp operator with
+//! `"flags": "ALL"` instead of `"flags_value": 255` (which the API specification lacks).
 
 use eqlc::backend::dsl::{self, Lowerer};
 use eqlc::document::bare_eql;
@@ -254,11 +255,11 @@ fn like_is_term_or_wildcard_and_regex_is_term_or_regexp() {
 fn regexes_are_rewritten_for_lucene() {
     pair(
         r#"command_line regex~ "^.*?net.exe""#,
-        json!({"regexp": {"command_line": {"value": ".*net.exe", "flags_value": 255, "case_insensitive": true}}}),
+        json!({"regexp": {"command_line": {"value": ".*net.exe", "flags": "ALL", "case_insensitive": true}}}),
     );
     pair(
         r#"command_line regex ("^.*?net.exe", "net\\.exe")"#,
-        json!({"regexp": {"command_line": {"value": r".*net.exe|net\.exe", "flags_value": 255}}}),
+        json!({"regexp": {"command_line": {"value": r".*net.exe|net\.exe", "flags": "ALL"}}}),
     );
 }
 

@@ -150,9 +150,10 @@ impl Query {
             } => {
                 let mut body = Map::new();
                 body.insert("value".into(), Json::String(pattern.clone()));
-                // Every Lucene operator is enabled, as Elasticsearch's EQL translator does;
-                // the pattern escapes the ones it means literally.
-                body.insert("flags_value".into(), json!(255));
+                // Every Lucene operator is enabled, as Elasticsearch's EQL translator does
+                // (it writes `flags_value: 255`, which the API specification does not list);
+                // the pattern escapes the operators it means literally.
+                body.insert("flags".into(), json!("ALL"));
                 if *case_insensitive {
                     body.insert("case_insensitive".into(), Json::Bool(true));
                 }
