@@ -408,7 +408,7 @@ pub fn process_with(
         }
         Ok(query) => {
             for &target in targets {
-                let outcome = run_target(target, &rule, &query, options);
+                let outcome = run_target(target, &doc.display, &rule, &query, options);
                 let status = match outcome {
                     Ok(output) => {
                         for warning in output.warnings {
@@ -453,9 +453,10 @@ pub struct TargetOutput {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Produce one target's artifact for a compiled query of `rule`.
+/// Produce one target's artifact for a compiled query of `rule`, read from `path`.
 pub fn run_target(
     target: Target,
+    path: &str,
     rule: &Rule,
     query: &Query,
     options: &Options<'_>,
@@ -470,10 +471,17 @@ pub fn run_target(
             let artifact = dsl::artifact(rule, query, options.field_types).map_err(|u| {
                 Diagnostic::error_unplaced(format!("cannot convert to Query DSL: {}", u.message))
             })?;
+            // The document's path leads, so NDJSON lines say where each rule came from.
+            let mut json = serde_json::Map::new();
+            json.insert("path".into(), serde_json::Value::String(path.to_string()));
+            if let serde_json::Value::Object(fields) = artifact.json {
+                json.extend(fields);
+            }
+            let json = serde_json::Value::Object(json);
             let text = if options.pretty {
-                serde_json::to_string_pretty(&artifact.json)
+                serde_json::to_string_pretty(&json)
             } else {
-                serde_json::to_string(&artifact.json)
+                serde_json::to_string(&json)
             }
             .map_err(|e| Diagnostic::error_unplaced(format!("internal error: {e}")))?;
             let warnings = artifact
