@@ -209,6 +209,74 @@ fn convert_out_mirrors_the_input_tree() {
 }
 
 #[test]
+fn convert_dsl_prints_ndjson_and_writes_dsl_json_files() {
+    let o = eqlc(&["convert", "--target", "dsl", "rules"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 14, "one artifact per EQL document in rules/");
+    let sample = lines
+        .iter()
+        .find(|a| a["kind"] == "sample")
+        .expect("the sample rule");
+    assert!(sample["stages"].as_array().is_some_and(|s| s.len() == 5));
+
+    let dir = temp_dir("dsl");
+    let out = dir.join("out");
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "dsl",
+        "--pretty",
+        "rules/persistence_time_provider_mod.toml",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(out.join("persistence_time_provider_mod.dsl.json"))
+        .expect("written");
+    assert!(written.starts_with("{\n  \"path\""), "{written}");
+    let artifact: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(artifact["rule_id"], "14ed1aa9-ebfd-4cf9-a463-0ac59ec55204");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn mapping_problems_are_usage_errors() {
+    let dir = temp_dir("mapping");
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{").expect("write");
+    let o = eqlc(&["check", "--mapping", &bad.to_string_lossy(), "rules"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not valid JSON"), "{}", stderr(&o));
+    let o = eqlc(&["check", "--mapping", "no/such/mapping.json", "rules"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A good mapping: a field outside it is reported with its position, and the rule converts.
+    let good = dir.join("mapping.json");
+    std::fs::write(
+        &good,
+        r#"{"logs": {"mappings": {"properties": {"a": {"type": "keyword"}}}}}"#,
+    )
+    .expect("write");
+    let o = eqlc(&[
+        "check",
+        "--mapping",
+        &good.to_string_lossy(),
+        "--query",
+        "any where a == \"x\" and b == 1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("<query>:1:24: warning: field `b` is not in the mapping"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     assert_eq!(eqlc(&["check", "no/such/path"]).status.code(), Some(2));
     assert_eq!(
