@@ -357,3 +357,67 @@ fn head_and_tail_set_size_and_order() {
         json!({"bool": {"filter": [{"term": {"event.category": {"value": "process"}}}]}})
     );
 }
+
+/// Every pair's whole event query (category filter included), kept as one reviewed snapshot
+/// so a change to any of them shows up in review even where the assertions above are looser
+/// (the script pairs).
+#[test]
+fn pairs_snapshot() {
+    const PAIRS: [&str; 35] = [
+        "serial_event_id == 1",
+        "serial_event_id < 4",
+        r#"process_name : "test""#,
+        r#"process_name : "test*""#,
+        r#"process_name : ("test*", "best")"#,
+        r#"process_path : "*\\red_ttp\\wininit.*" and opcode in (0,1,2,3)"#,
+        r#"process_name in ("python.exe", "SMSS.exe", "explorer.exe")"#,
+        r#"process_name in~ ("test", "best")"#,
+        r#"process_name in~ ("test*", "best")"#,
+        "not (exit_code > -1)",
+        r#"not (exit_code > 1 and user_name == "root")"#,
+        "bool != true",
+        "bool",
+        r#"endsWith(user_name, "c")"#,
+        r#"endsWith~(user_name, "c")"#,
+        r#"endsWith(hostname, "c")"#,
+        r#"startsWith(user_name, "A")"#,
+        r#"startswith~(user_name, "A")"#,
+        r#"stringContains(process_name, "foo")"#,
+        r#"stringContains~(process_name, "foo")"#,
+        r#"cidrMatch(source_address, "10.0.0.0/8", "192.168.0.0/16")"#,
+        r#"cidrMatch(source_address, "10.0.0.0/8") == false"#,
+        "length(file_name) > 0",
+        r#"substring(file_name, -4) : ".exe""#,
+        r#"process_path like ("*\\red_ttp\\wininit.*", "*\\abc\\*")"#,
+        r#"command_line like "net.exe""#,
+        r#"command_line like~ "n*t.exe""#,
+        r#"command_line like ("n?t.e?e", "net.*")"#,
+        r#"command_line regex "net\\.exe""#,
+        r#"command_line regex~ "^.*?net.exe""#,
+        r#"command_line regex ("^.*?net.exe", "net\\.exe")"#,
+        r#"substring(command_line, 5) like ("net.e*", "net.e?e")"#,
+        "true | head 5",
+        "true | tail 5",
+        r#"serial_event_id == number("0x32", 16)"#,
+    ];
+    let types = test_mapping();
+    let mut all = serde_json::Map::new();
+    for condition in PAIRS {
+        let eql = format!("process where {condition}");
+        let query = compile_query(&eql).unwrap_or_else(|d| panic!("{eql}: {}", d.message));
+        let artifact = dsl::artifact(&bare_eql(&eql), &query, &types)
+            .unwrap_or_else(|u| panic!("{eql}: {}", u.message));
+        assert_eq!(artifact.json["warnings"], json!([]), "{eql}");
+        let mut entry = serde_json::Map::new();
+        entry.insert(
+            "query".into(),
+            artifact.json["search"]["query"]["bool"]["filter"][0].clone(),
+        );
+        entry.insert("size".into(), artifact.json["search"]["size"].clone());
+        entry.insert("sort".into(), artifact.json["search"]["sort"].clone());
+        all.insert(eql, Json::Object(entry));
+    }
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => true}, {
+        insta::assert_json_snapshot!("translator_pairs", all);
+    });
+}
