@@ -193,7 +193,9 @@ fn search_body(lowered: Query, pipes: &[Pipe], size: u32, time_filter: Option<Js
     json!({
         "query": {"bool": {"filter": filter}},
         "size": size,
-        "sort": [{DEFAULT_TIMESTAMP_FIELD: {"order": order}}]
+        // `unmapped_type` keeps an index without the field from failing the search, as the
+        // detection engine's own query rules do.
+        "sort": [{DEFAULT_TIMESTAMP_FIELD: {"order": order, "unmapped_type": "date"}}]
     })
 }
 
