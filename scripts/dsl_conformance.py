@@ -4,6 +4,7 @@ the matches with expected results.
 
 usage: dsl_conformance.py [--eqlc target/release/eqlc] [--shared ../shared]
                           [--suite es-qa|differential|all] [--verbose] [--keep DIR]
+                          [--java | --no-java] [--java-bin java]
 
 The interpreter is ../shared/oracles/dsl-eval/dsl_eval.py (imported, standard library only).
 Two suites, each converted with ONE `eqlc convert --target dsl` run over a temporary directory
@@ -29,11 +30,22 @@ of `.eql` files (es-qa: one run per mapping pass):
   matches (serial_event_id, after the artifact's size/sort) are compared with expected.txt as a
   multiset.
 
-Outcomes per case: agree; disagree (failure); script-only (the DSL uses a `script` query, which
-the oracle does not run: reported, not a failure); conversion failure (eqlc rejected the query:
-a failure unless allow-listed below with a reason); oracle error (DslError: the DSL is something
-Elasticsearch would reject: a failure); artifact error (missing/ill-formed `search` body,
-`uses_script` inconsistent with the DSL, ...: a failure).
+Script queries: the oracle does not run Painless.  When `java` is on the PATH (or with --java;
+--no-java turns it off), the `script` queries of a suite are run ONCE as Java by
+scripts/painless_java.py (one `java` invocation per suite: the scripts translated mechanically
+into Java, over the suite's documents indexed as doc values under the same mapping the oracle
+uses), and the oracle's Compiler is extended (subclassed here; dsl_eval is unmodified) so that a
+`script` query is a predicate backed by those results.  Such cases count as agree/disagree like
+the others and are tallied as "agree (java)" / "disagree (java)".  Without Java they are
+script-only, as before.
+
+Outcomes per case: agree; disagree (failure); script-only (the DSL uses a `script` query and
+Java is off, or the script uses a construct painless_java does not translate: reported, not a
+failure); script error (a script that does not compile as Java or throws on a document the
+search reaches, which Elasticsearch would answer with an error: a failure); conversion failure
+(eqlc rejected the query: a failure unless allow-listed below with a reason); oracle error
+(DslError: the DSL is something Elasticsearch would reject: a failure); artifact error
+(missing/ill-formed `search` body, `uses_script` inconsistent with the DSL, ...: a failure).
 
 Exit status: 0 when nothing failed, 1 otherwise, 2 on usage errors.
 """
@@ -142,6 +154,147 @@ def contains_script(q) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# script queries through the Java emulation of Painless (scripts/painless_java.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class ScriptFailure(Exception):
+    """A script query Elasticsearch would answer with an error (or that the Java emulation could
+    not compile or run)."""
+
+
+def import_painless_java():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import painless_java  # noqa: E402
+
+    return painless_java
+
+
+def script_objects(q, out=None):
+    """The script objects ({"source", "params", "lang"} or a source string) of the `script`
+    queries in q."""
+    out = [] if out is None else out
+    if isinstance(q, dict):
+        for k, v in q.items():
+            if k == "script" and isinstance(v, dict) and "script" in v:
+                out.append(v["script"])
+            else:
+                script_objects(v, out)
+    elif isinstance(q, list):
+        for v in q:
+            script_objects(v, out)
+    return out
+
+
+def script_key(script) -> str:
+    return json.dumps(script, sort_keys=True, separators=(",", ":"))
+
+
+class JavaScripts:
+    """The script queries of one suite: indexes and scripts registered while its artifacts are
+    read, run by ONE painless_java batch (one `java` invocation), then looked up by the oracle."""
+
+    def __init__(self, pj, java_bin):
+        self.pj = pj
+        self.java_bin = java_bin
+        self.batch = pj.Batch()
+        self.handles: dict = {}   # (index, script key) -> batch handle
+        self.outcomes = None
+        self.failure = None
+        self.elapsed = 0.0
+
+    def add_index(self, docs, mapping, dynamic_strings):
+        return self.batch.add_index(docs, mapping, dynamic_strings)
+
+    def add_query(self, ix, query):
+        for s in script_objects(query):
+            k = (ix, script_key(s))
+            if k not in self.handles:
+                self.handles[k] = self.batch.add_script(s, ix)
+
+    def run(self, keep_dir=None):
+        t0 = time.monotonic()
+        self.outcomes = {}
+        if self.handles:
+            try:
+                self.outcomes = self.batch.run(java=self.java_bin, keep_dir=keep_dir)
+            except (RuntimeError, OSError) as e:
+                self.failure = f"the Java run failed: {e}"
+        self.elapsed = time.monotonic() - t0
+
+    def lookup(self, ix):
+        def find(script):
+            h = self.handles.get((ix, script_key(script)))
+            if h is None:
+                return None
+            if self.failure:
+                return self.pj.ScriptOutcome(error=self.failure, error_kind="compile")
+            return self.outcomes.get(h)
+        return find
+
+    def summary(self):
+        n = len(self.handles)
+        sources = len({json.loads(k[1])["source"] if k[1].startswith("{") else k[1] for k in self.handles})
+        return (f"java: {n} script(s), {sources} distinct source(s), over {len(self.batch.indexes)} "
+                f"index(es), one `java` run [{self.elapsed:.2f}s]"
+                + (f"; {self.failure}" if self.failure else ""))
+
+
+_JAVA_COMPILERS: dict = {}
+
+
+def java_script_compiler(de, store, lookup, used):
+    """dsl_eval's Compiler, with each `script` query a predicate backed by the Java results."""
+    cls = _JAVA_COMPILERS.get(id(de))
+    if cls is None:
+        pj = import_painless_java()
+
+        class JavaScriptCompiler(de.Compiler):
+            def __init__(self, store, lookup, used):
+                super().__init__(store)
+                self.script_lookup = lookup
+                self.scripts_used = used
+
+            def compile(self, q):
+                if isinstance(q, dict) and len(q) == 1 and "script" in q:
+                    return self.q_script_java(q["script"])
+                return super().compile(q)
+
+            def q_script_java(self, body):
+                if not isinstance(body, dict) or "script" not in body:
+                    raise de.DslError("[script] query malformed, no [script] in it")
+                extra = sorted(set(body) - {"script", "boost", "_name"})
+                if extra:
+                    raise de.DslError(f"[script] query does not support {extra}")
+                script = body["script"]
+                oc = self.script_lookup(script)
+                if oc is None:
+                    raise de.UnsupportedScript()
+                self.scripts_used.append((script, oc))
+                if oc.error is not None:
+                    if oc.error_kind == "unsupported":
+                        raise de.UnsupportedScript(oc.error)
+                    raise ScriptFailure(oc.error)
+                results = oc.results
+
+                def pred(i):
+                    r = results[i]
+                    if r is True or r is False:
+                        return r
+                    if r is pj.REJECTED:
+                        raise ScriptFailure(f"painless_java would not index document #{i + 1} "
+                                            f"(Elasticsearch would reject it) but the oracle indexes it")
+                    raise ScriptFailure(f"the script throws on document #{i + 1}: {r.message}")
+
+                return pred
+
+        cls = _JAVA_COMPILERS[id(de)] = JavaScriptCompiler
+    return cls(store, lookup, used)
+
+
+# ---------------------------------------------------------------------------------------------
 # the oracle: one indexed document set, many queries
 # ---------------------------------------------------------------------------------------------
 
@@ -172,16 +325,23 @@ class OracleIndex:
                 self.rejected.add(int(m.group(1)) - 1)
         self.warnings = [ln for ln in err.getvalue().splitlines() if ln.strip()]
 
-    def run(self, query):
-        """(matching indices, notes).  Raises de.UnsupportedScript / de.DslError."""
+    def run(self, query, script_lookup=None):
+        """(matching indices, notes).  Raises de.UnsupportedScript / de.DslError / ScriptFailure.
+        script_lookup(script object) -> painless_java.ScriptOutcome or None: `script` queries are
+        answered from it (self.last_scripts then lists the (script, outcome) pairs used)."""
         de = self.de
         if hasattr(de, "NOTES"):
             del de.NOTES[:]
         err = io.StringIO()
+        self.last_scripts = []
         try:
             with contextlib.redirect_stderr(err):
                 if self.store is not None:
-                    pred = de.Compiler(self.store).compile(query)
+                    if script_lookup is not None:
+                        compiler = java_script_compiler(de, self.store, script_lookup, self.last_scripts)
+                    else:
+                        compiler = de.Compiler(self.store)
+                    pred = compiler.compile(query)
                     hits = [i for i in range(len(self.docs)) if i not in self.rejected and pred(i)]
                 else:
                     hits = de.evaluate(query, self.docs, self.mapping, self.dynamic_strings)
@@ -301,14 +461,18 @@ class Case:
         self.id = cid
         self.eql = eql
         self.expected = expected
-        self.status = None  # agree|disagree|script|convert-fail|convert-allowed|oracle-error|artifact-error
+        # agree|disagree|script|script-error|convert-fail|convert-allowed|oracle-error|artifact-error
+        self.status = None
+        self.java = False     # the query has script queries, answered through Java
+        self.scripts = []     # [(script object, painless_java.ScriptOutcome)]
+        self.java_index = None  # (painless_java.DocIndex, {id: document index}) for diagnostics
         self.got = None
         self.dsl = None
         self.detail = ""
         self.notes: list[str] = []
 
 
-FAILING = {"disagree", "convert-fail", "oracle-error", "artifact-error"}
+FAILING = {"disagree", "script-error", "convert-fail", "oracle-error", "artifact-error"}
 
 
 def check_artifact(art, expected_kind="event"):
@@ -333,8 +497,9 @@ def check_artifact(art, expected_kind="event"):
     return search
 
 
-def evaluate_case(case, art, index, de, id_of, tiebreaker, cap=None):
-    """Fill case.status/got from an artifact.  id_of(i) gives the id of document i."""
+def evaluate_case(case, art, index, de, id_of, tiebreaker, cap=None, script_lookup=None):
+    """Fill case.status/got from an artifact.  id_of(i) gives the id of document i;
+    script_lookup answers `script` queries (see OracleIndex.run)."""
     try:
         search = check_artifact(art)
     except ValueError as e:
@@ -349,13 +514,22 @@ def evaluate_case(case, art, index, de, id_of, tiebreaker, cap=None):
                       f"{'contains' if has_script else 'does not contain'} a script"
         return
     try:
-        hits, notes = index.run(search["query"])
-    except de.UnsupportedScript:
+        hits, notes = index.run(search["query"], script_lookup if has_script else None)
+    except de.UnsupportedScript as e:
         case.status = "script"
+        case.scripts = list(getattr(index, "last_scripts", []))
+        if str(e):
+            case.notes.append(f"not checked through Java: {e}")
+        return
+    except ScriptFailure as e:
+        case.status, case.detail = "script-error", str(e)
+        case.scripts = list(getattr(index, "last_scripts", []))
         return
     except de.DslError as e:
         case.status, case.detail = "oracle-error", str(e)
         return
+    case.scripts = list(getattr(index, "last_scripts", []))
+    case.java = bool(case.scripts)
     case.notes.extend(notes)
     window = apply_search_window(hits, index.docs, search, tiebreaker, cap)
     case.got = [id_of(i) for i in window]
@@ -402,8 +576,15 @@ def es_qa_cases(suite_dir):
 def effective_es_qa_mapping(de, declared, docs):
     """The declared mapping plus what Elasticsearch's dynamic mapping adds when the documents are
     indexed: what `GET endgame-140/_mapping` returns once the QA DataLoader has loaded the data."""
-    m = json.loads(json.dumps(declared))
-    schema = de.Schema(m, [de.flatten_doc(d) for d in docs], "es")
+    return effective_mapping(de, declared, docs, "es")
+
+
+def effective_mapping(de, declared, docs, dynamic_strings):
+    """The declared mapping completed with the fields the oracle maps dynamically (with
+    dynamic_strings), so that the Java emulation indexes every field as the oracle does."""
+    m = json.loads(json.dumps(declared if declared is not None else {}))
+    with contextlib.redirect_stderr(io.StringIO()):
+        schema = de.Schema(m, [de.flatten_doc(d) for d in docs], dynamic_strings)
     added = []
     for path, fd in sorted(schema.dyn.items()):
         if fd.type == "text":
@@ -440,6 +621,8 @@ def run_es_qa(args, de, tmp):
             fh.write(c.eql + "\n")
 
     results = {}
+    js = JavaScripts(import_painless_java(), args.java_bin) if args.java else None
+    converted = []
     for rk in args.random_keyword_types:
         declared = de.load_mapping(os.path.join(suite_dir, "endgame-140.mapping"), rk)
         mapping, added = effective_es_qa_mapping(de, declared, docs)
@@ -449,6 +632,21 @@ def run_es_qa(args, de, tmp):
         out_dir = os.path.join(tmp, "es-qa", f"out-{rk}")
         rc, arts, diags, stderr, elapsed = run_eqlc(args.eqlc, in_dir, out_dir, mpath)
         index = OracleIndex(de, docs, mapping, "es")
+        jix = None
+        if js is not None:
+            # the Java side indexes the documents under the same (complete) mapping
+            jix = js.add_index(docs, mapping, "es")
+            for art in arts.values():
+                search = art.get("search") if isinstance(art, dict) else None
+                if isinstance(search, dict) and contains_script(search.get("query")):
+                    js.add_query(jix, search["query"])
+        converted.append((rk, mapping, added, rc, arts, diags, elapsed, index, jix))
+    if js is not None:
+        js.run(keep_dir=os.path.join(tmp, "es-qa", "java") if args.keep else None)
+    id_to_doc = {get_path(d, ES_QA_TIEBREAKER): i for i, d in enumerate(docs)}
+
+    for rk, mapping, added, rc, arts, diags, elapsed, index, jix in converted:
+        lookup = js.lookup(jix) if js is not None else None
         fresh = []
         for stem, c0 in by_stem.items():
             c = Case(c0.id, c0.eql, c0.expected)
@@ -465,7 +663,9 @@ def run_es_qa(args, de, tmp):
                 continue
             c.warnings = art.get("warnings", [])
             evaluate_case(c, art, index, de, lambda i: get_path(docs[i], ES_QA_TIEBREAKER),
-                          ES_QA_TIEBREAKER, cap=ES_QA_SIZE)
+                          ES_QA_TIEBREAKER, cap=ES_QA_SIZE, script_lookup=lookup)
+            if js is not None:
+                c.java_index = (js.batch.indexes[jix], id_to_doc)
             if c.status is None:
                 c.status = "agree" if c.got in c.expected else "disagree"
                 if c.status == "agree" and c.id in ES_QA_ALLOWED_CONVERSION_FAILURES:
@@ -482,6 +682,7 @@ def run_es_qa(args, de, tmp):
           f"({', '.join(first['added'])})")
     if first["index"].rejected:
         print(f"   note: the oracle rejects documents {sorted(first['index'].rejected)}")
+    print("   " + (js.summary() if js is not None else java_off_note(args)))
     failed = False
     previous = None
     for rk, r in results.items():
@@ -602,6 +803,8 @@ def run_differential(args, de, tmp):
 
     out_dir = os.path.join(tmp, "differential", "out")
     rc, arts, diags, stderr, elapsed = run_eqlc(args.eqlc, in_dir, out_dir)
+    js = JavaScripts(import_painless_java(), args.java_bin) if args.java else None
+    pending = []
     sub_notes: set[str] = set()
     unindexable = collections.Counter()  # (field, type) -> fixtures
     unindexable_cases = []
@@ -643,8 +846,22 @@ def run_differential(args, de, tmp):
             c.n_dropped = len(dropped)
             unindexable_cases.append(c)
         c.expected_effective = expected
+        jix = None
+        search = art.get("search") if isinstance(art, dict) else None
+        if js is not None and isinstance(search, dict) and contains_script(search.get("query")):
+            jix = js.add_index(docs, effective_mapping(de, mapping, docs, "keyword")[0], "keyword")
+            js.add_query(jix, search["query"])
+        pending.append((c, art, index, docs, expected, jix))
+
+    if js is not None:
+        js.run(keep_dir=os.path.join(tmp, "differential", "java") if args.keep else None)
+    for c, art, index, docs, expected, jix in pending:
+        lookup = js.lookup(jix) if jix is not None else None
         evaluate_case(c, art, index, de, lambda i, docs=docs: str(get_path(docs[i], "serial_event_id")),
-                      "serial_event_id")
+                      "serial_event_id", script_lookup=lookup)
+        if jix is not None:
+            c.java_index = (js.batch.indexes[jix],
+                            {str(get_path(d, "serial_event_id")): i for i, d in enumerate(docs)})
         if c.status is None:
             c.status = "agree" if collections.Counter(c.got) == collections.Counter(expected) else "disagree"
             c.expected = expected
@@ -671,6 +888,7 @@ def run_differential(args, de, tmp):
               f"(see DIFFERENTIAL_FIXTURE_CORRECTIONS): {', '.join(corrected)}")
     for rid in stale:
         print(f"   note: stale entry in DIFFERENTIAL_FIXTURE_CORRECTIONS: {rid} (expected.txt changed); ignored")
+    print("   " + (js.summary() if js is not None else java_off_note(args)))
     failed = report("differential", cases, args, elapsed=elapsed,
                     expected_fmt=lambda e: str(sorted(e, key=lambda x: (len(x), x))),
                     got_fmt=lambda g: str(sorted(g, key=lambda x: (len(x), x))))
@@ -689,7 +907,74 @@ def indent(s, n=6):
 
 
 def outcome(c):
-    return (c.status, json.dumps(c.got), (c.detail or "").splitlines()[:1])
+    return (c.status, c.java, json.dumps(c.got), (c.detail or "").splitlines()[:1])
+
+
+def java_off_note(args):
+    if args.java_mode == "off":
+        return "java: off (--no-java): script queries are not checked"
+    return f"java: `{args.java_bin}` not found: script queries are not checked"
+
+
+def script_text(script, verbose):
+    """A script for the report: helper names and the statements (the whole source with -v)."""
+    if isinstance(script, str):
+        script = {"source": script}
+    src = script.get("source", "")
+    lines = []
+    if verbose:
+        body = src
+    else:
+        helpers, body = import_painless_java().split_source(src)
+        if helpers:
+            lines.append(f"functions: {', '.join(helpers)} (the whole source with --verbose)")
+    lines.append("source:" if verbose else "statements:")
+    lines.extend("  " + ln for ln in body.rstrip("\n").splitlines())
+    lines.append("params: " + json.dumps(script.get("params", {}), ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def script_diagnosis(c, verbose):
+    """Per script: its source and params; for a disagreement, what it returned on the documents
+    the expectation and the result differ on, with the doc values it read."""
+    out = []
+    seen = set()
+    for k, (script, oc) in enumerate(c.scripts):
+        key = script_key(script)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f"script #{k}" + (f" ({oc.error_kind} error: {oc.error})" if oc.error else "") + ":")
+        out.append(indent(script_text(script, verbose), 2))
+    if c.status == "disagree" and c.java_index is not None and c.got is not None:
+        dix, id_to_doc = c.java_index
+        exp = c.expected
+        if exp and isinstance(exp[0], list):  # es-qa alternatives: the closest one
+            exp = min(exp, key=lambda e: len(set(map(str, e)) ^ set(map(str, c.got))))
+        want = collections.Counter(map(str, exp))
+        got = collections.Counter(map(str, c.got))
+        diff = sorted(set((want - got) | (got - want)), key=lambda x: (len(x), x))
+        for ident in diff[:8]:
+            i = id_to_doc.get(ident, id_to_doc.get(int(ident)) if ident.isdigit() else None)
+            where = "expected, not returned" if want[ident] > got[ident] else "returned, not expected"
+            out.append(f"document {ident} ({where}):")
+            if i is None:
+                out.append("  (not in the documents)")
+                continue
+            shown = set()
+            for k, (script, oc) in enumerate(c.scripts):
+                if oc.error is not None:
+                    continue
+                r = oc.results[i]
+                out.append(f"  script #{k} -> {r!r}")
+                params = script.get("params", {}) if isinstance(script, dict) else {}
+                for pk, name in params.items():
+                    if re.fullmatch(r"f\d+", pk) and isinstance(name, str) and name not in shown:
+                        shown.add(name)
+                        out.append(f"    doc[{name!r}] = {dix.doc_values(i, name)!r}")
+        if len(diff) > 8:
+            out.append(f"({len(diff) - 8} more documents differ)")
+    return "\n".join(out)
 
 
 def error_line(detail):
@@ -704,10 +989,13 @@ def report(label, cases, args, elapsed, expected_fmt=str, got_fmt=str, same_as=N
     """Print a suite's tally and its cases; True if something failed.  same_as: {id: outcome} of
     an earlier pass; cases with the same outcome there are not listed again (unless --verbose)."""
     cnt = collections.Counter(c.status for c in cases)
+    jcnt = collections.Counter(c.status for c in cases if c.java)
     converted = len(cases) - cnt["convert-fail"] - cnt["convert-allowed"]
     ran = cnt["agree"] + cnt["disagree"]
     print(f"-- {label}: {len(cases)} in scope, {converted} converted, {ran} ran, "
-          f"{cnt['agree']} agree, {cnt['disagree']} disagree, {cnt['script']} script-only, "
+          f"{cnt['agree'] - jcnt['agree']} agree, {jcnt['agree']} agree (java), "
+          f"{cnt['disagree'] - jcnt['disagree']} disagree, {jcnt['disagree']} disagree (java), "
+          f"{cnt['script']} script-only, {cnt['script-error']} script errors, "
           f"{cnt['convert-fail'] + cnt['convert-allowed']} conversion failures "
           f"({cnt['convert-allowed']} allow-listed), {cnt['oracle-error']} oracle errors, "
           f"{cnt['artifact-error']} artifact errors   [eqlc {elapsed:.2f}s]")
@@ -717,7 +1005,8 @@ def report(label, cases, args, elapsed, expected_fmt=str, got_fmt=str, same_as=N
         repeated = sum(1 for c in cases if c.status != "agree" and same_as.get(c.id) == outcome(c))
     else:
         listed = cases
-    order = ["disagree", "oracle-error", "artifact-error", "convert-fail", "convert-allowed", "script", "agree"]
+    order = ["disagree", "script-error", "oracle-error", "artifact-error", "convert-fail", "convert-allowed",
+             "script", "agree"]
     for st in order:
         group = [c for c in listed if c.status == st]
         if not group:
@@ -726,6 +1015,10 @@ def report(label, cases, args, elapsed, expected_fmt=str, got_fmt=str, same_as=N
             continue
         if st == "script":
             print(f"   script-only ({len(group)}, not failures): " + ", ".join(c.id for c in group))
+            for c in group:
+                for n in c.notes:
+                    if n.startswith("not checked through Java") and not args.verbose:
+                        print(f"     {c.id}: {n}")
             if not args.verbose:
                 continue
         if st in ("convert-fail", "convert-allowed") and not args.verbose:
@@ -744,7 +1037,7 @@ def report(label, cases, args, elapsed, expected_fmt=str, got_fmt=str, same_as=N
                           + (f"  (allowed: {reason})" if reason else ""))
             continue
         for c in group:
-            print(f"   [{st.upper()}] {c.id}")
+            print(f"   [{st.upper()}{' (java)' if c.java else ''}] {c.id}")
             print(f"      eql: {truncate(one_line(c.eql), 400)}")
             if st in ("disagree", "agree"):
                 print(f"      expected: {expected_fmt(c.expected)}")
@@ -756,6 +1049,8 @@ def report(label, cases, args, elapsed, expected_fmt=str, got_fmt=str, same_as=N
             if getattr(c, "warnings", None) and (st != "agree" or args.verbose):
                 for w in c.warnings:
                     print(f"      eqlc warning: {w}")
+            if c.scripts and (st in ("disagree", "script-error") or args.verbose):
+                print(indent(script_diagnosis(c, args.verbose), 6))
             for n in c.notes:
                 print(f"      note: {n}")
     if repeated:
@@ -778,8 +1073,22 @@ def main(argv=None):
                     choices=["keyword", "wildcard"],
                     help="es-qa mapping pass(es) (default: keyword, then wildcard)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every case")
-    ap.add_argument("--keep", metavar="DIR", help="keep the .eql inputs, mappings and artifacts in DIR")
+    ap.add_argument("--keep", metavar="DIR", help="keep the .eql inputs, mappings and artifacts in DIR "
+                                                  "(and the Java batch: <suite>/java/)")
+    jg = ap.add_mutually_exclusive_group()
+    jg.add_argument("--java", dest="java_mode", action="store_const", const="on",
+                    help="run script queries as Java (scripts/painless_java.py); an error if there is "
+                         "no java (default: when java is on the PATH)")
+    jg.add_argument("--no-java", dest="java_mode", action="store_const", const="off",
+                    help="do not run script queries: they are script-only, not checked")
+    ap.add_argument("--java-bin", default="java", help="the java launcher (default: java)")
     args = ap.parse_args(argv)
+    args.java_mode = args.java_mode or "auto"
+    have_java = shutil.which(args.java_bin) is not None
+    if args.java_mode == "on" and not have_java:
+        print(f"error: --java but `{args.java_bin}` is not found", file=sys.stderr)
+        return 2
+    args.java = have_java and args.java_mode != "off"
     args.repo = repo
     args.random_keyword_types = args.random_keyword_types or ["keyword", "wildcard"]
     args.eqlc = os.path.abspath(args.eqlc)
