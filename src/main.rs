@@ -108,15 +108,15 @@ struct TypeArgs {
 }
 
 impl TypeArgs {
-    /// The field types to translate against.
-    fn load(&self) -> Result<Box<FieldTypes>, String> {
+    /// The user's mapping, if one was given; `None` means the embedded ECS types.
+    fn load(&self) -> Result<Option<FieldTypes>, String> {
         let Some(path) = &self.mapping else {
-            return Ok(Box::new(FieldTypes::ecs().clone()));
+            return Ok(None);
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read mapping {}: {e}", path.display()))?;
         FieldTypes::from_mapping_json(&text)
-            .map(Box::new)
+            .map(Some)
             .map_err(|e| format!("mapping {}: {e}", path.display()))
     }
 }
@@ -184,19 +184,19 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    let types = match &cli.command {
+    let mapping = match &cli.command {
         Command::Check { types, .. } | Command::Convert { types, .. } => types.load(),
-        Command::Parse { .. } => Ok(Box::new(FieldTypes::ecs().clone())),
+        Command::Parse { .. } => Ok(None),
     };
-    let field_types = match types {
-        Ok(t) => t,
+    let mapping = match mapping {
+        Ok(m) => m,
         Err(message) => {
             eprintln!("eqlc: {message}");
             return ExitCode::from(2);
         }
     };
     let mut options = Options {
-        field_types: &field_types,
+        field_types: mapping.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
         pretty: false,
     };
     let result = match cli.command {
@@ -343,6 +343,8 @@ fn convert(
     let reports = driver::run_batch_with(specs, &[target], true, options);
     let mut out = std::io::stdout().lock();
     let many = reports.iter().filter(|r| r.status == Status::Ok).count() > 1;
+    let mut written = std::collections::HashMap::new();
+    let mut collided = false;
     for r in &reports {
         let Some(artifact) = r.outputs.get(&target) else {
             continue;
@@ -350,6 +352,18 @@ fn convert(
         match &out_dir {
             Some(dir) => {
                 let path = driver::output_path(dir, &r.relative, target);
+                // Two inputs with one output name (`a/r.toml` and `b/r.toml` named together,
+                // or `r.toml` beside `r.md`) would overwrite each other's artifact.
+                if let Some(first) = written.get(&path) {
+                    eprintln!(
+                        "eqlc: {first} and {} both convert to {}; not overwriting",
+                        r.path,
+                        path.display()
+                    );
+                    collided = true;
+                    continue;
+                }
+                written.insert(path.clone(), r.path.clone());
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
@@ -359,7 +373,7 @@ fn convert(
             None => writeln!(out, "{artifact}")?,
         }
     }
-    Ok(report_failures(&reports, color))
+    Ok(report_failures(&reports, color) | collided)
 }
 
 /// Print one rule's EQL; with several rules, each is headed by a `// path` comment (valid EQL)

@@ -86,7 +86,7 @@ impl FieldType {
     }
 
     /// Keyword-family types: exact string values that term, prefix, wildcard and regexp
-    /// queries match as a whole.
+    /// queries match as a whole (a `flattened` root matches any of its leaf values).
     pub fn is_exact_string(&self) -> bool {
         matches!(
             self,
@@ -94,6 +94,7 @@ impl FieldType {
                 | FieldType::ConstantKeyword
                 | FieldType::Wildcard
                 | FieldType::FlattenedKey
+                | FieldType::Flattened
         )
     }
 
@@ -132,6 +133,8 @@ pub enum SchemaOrigin {
 pub struct FieldTypes {
     fields: HashMap<String, MappedField>,
     flattened: Vec<String>,
+    /// Prefixes (`name.`) of `nested` objects: EQL cannot query inside them.
+    nested: Vec<String>,
     origin: SchemaOrigin,
 }
 
@@ -168,6 +171,7 @@ impl FieldTypes {
         FieldTypes {
             fields: HashMap::new(),
             flattened: Vec::new(),
+            nested: Vec::new(),
             origin,
         }
     }
@@ -266,7 +270,8 @@ impl FieldTypes {
                         .ok_or_else(|| MappingError(format!("alias `{name}` has no `path`")))?;
                     aliases.push((name.clone(), path.to_string()));
                 }
-                Some(ty) if ty != "object" && ty != "nested" => {
+                Some("nested") => self.nested.push(format!("{name}.")),
+                Some(ty) if ty != "object" => {
                     self.insert(&name, FieldType::from_es_name(ty));
                 }
                 _ => {}
@@ -311,6 +316,13 @@ impl FieldTypes {
                 ty: FieldType::FlattenedKey,
                 exact: None,
             })
+    }
+
+    /// Whether the field sits inside a `nested` object, where a plain query finds nothing.
+    pub fn is_nested(&self, name: &str) -> bool {
+        self.nested
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
     }
 
     /// Where these types come from.
@@ -397,7 +409,8 @@ mod tests {
             "event_type": {"type": "keyword"},
             "event": {"properties": {"category": {"type": "alias", "path": "event_type"}}},
             "source_address": {"type": "ip"},
-            "pid": {"type": "long"}
+            "pid": {"type": "long"},
+            "hits": {"type": "nested", "properties": {"name": {"type": "keyword"}}}
         }, "runtime": {"day": {"type": "keyword"}}}}}"#;
         let types = FieldTypes::from_mapping_json(mapping).expect("valid mapping");
         assert_eq!(types.origin(), SchemaOrigin::Mapping);
@@ -418,6 +431,8 @@ mod tests {
         );
         assert_eq!(types.get("day").map(|f| f.ty), Some(FieldType::Keyword));
         assert_eq!(types.get("nope"), None);
+        assert!(types.is_nested("hits.name"));
+        assert!(!types.is_nested("hostname"));
     }
 
     #[test]

@@ -244,6 +244,34 @@ fn convert_dsl_prints_ndjson_and_writes_dsl_json_files() {
 }
 
 #[test]
+fn convert_out_never_overwrites_one_artifact_with_another() {
+    let dir = temp_dir("collide");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        std::fs::write(
+            dir.join(sub).join("r.eql"),
+            format!("process where x == \"{sub}\""),
+        )
+        .expect("write");
+    }
+    let out = dir.join("out");
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "dsl",
+        &dir.join("a").to_string_lossy(),
+        &dir.join("b").to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("both convert to"), "{}", stderr(&o));
+    let kept = std::fs::read_to_string(out.join("r.dsl.json")).expect("first kept");
+    assert!(kept.contains("\"a\""), "{kept}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn mapping_problems_are_usage_errors() {
     let dir = temp_dir("mapping");
     let bad = dir.join("bad.json");

@@ -332,3 +332,108 @@ query = 'sequence by host.id with maxspan=30s [process where true] [network wher
         ]}})
     );
 }
+
+fn ecs_artifact(eql: &str) -> Result<Json, String> {
+    let query = compile_query(eql).unwrap_or_else(|d| panic!("{eql}: {}", d.message));
+    dsl::artifact(&bare_eql(eql), &query, FieldTypes::ecs())
+        .map(|a| a.json)
+        .map_err(|u| u.message)
+}
+
+/// Where Elasticsearch scripts a negation, so a missing field stays null and does not match,
+/// eqlc does too; `must_not` is for term-level queries only.
+#[test]
+fn negated_scripts_are_scripts_of_the_negation() {
+    for eql in [
+        r#"process where startsWith(substring(process.name, 1), "a") == false"#,
+        "process where length(process.name) != 3",
+        "process where not (length(process.name) > 3)",
+    ] {
+        let dsl = ecs_dsl(eql);
+        assert!(dsl.get("script").is_some(), "{eql}: {dsl}");
+    }
+    // A function with a query of its own keeps `must_not`, as Elasticsearch does.
+    assert_eq!(
+        ecs_dsl(r#"process where startsWith(process.name, "a") == false"#),
+        json!({"bool": {"must_not": [{"prefix": {"process.name": {"value": "a"}}}]}})
+    );
+}
+
+#[test]
+fn comparisons_with_null_never_hold() {
+    assert_eq!(
+        ecs_dsl("process where process.pid < null"),
+        json!({"match_none": {}})
+    );
+    // Nor does their negation: `not null` is null.
+    let dsl = ecs_dsl("process where not (process.pid < null)");
+    assert!(dsl.get("script").is_some(), "{dsl}");
+}
+
+#[test]
+fn head_and_tail_together_are_refused() {
+    let err = ecs_artifact("process where true | head 5 | tail 2").expect_err("refused");
+    assert!(err.contains("`head` and `tail`"), "{err}");
+    let ok = ecs_artifact("process where true | head 5 | head 2").expect("two heads");
+    assert_eq!(ok["search"]["size"], 2);
+}
+
+#[test]
+fn flattened_fields_fold_case_like_keywords() {
+    assert_eq!(
+        ecs_dsl(r#"library where dll.pe.imports : "KERNEL32*""#),
+        json!({"wildcard": {"dll.pe.imports": {"wildcard": "KERNEL32*", "case_insensitive": true}}})
+    );
+}
+
+#[test]
+fn mapping_details_are_respected() {
+    let mapping = FieldTypes::from_mapping_json(
+        r#"{"properties": {
+            "cat": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+            "hits": {"type": "nested", "properties": {"name": {"type": "keyword"}}},
+            "pid": {"type": "long"}
+        }}"#,
+    )
+    .expect("mapping");
+    // The category field is queried like any other: a text field through its keyword.
+    let query = compile_query("process where pid == 1").expect("compiles");
+    let QueryBody::Event(event) = &query.body else {
+        panic!("event query");
+    };
+    let lowered = Lowerer::new(&mapping, "cat").event(event).expect("lowers");
+    assert_eq!(
+        lowered.to_json()["bool"]["must"][0],
+        json!({"term": {"cat.keyword": {"value": "process"}}})
+    );
+    let (_, warnings) = event_dsl(r#"any where hits.name == "x""#, &mapping);
+    assert!(
+        warnings[0].contains("inside a `nested` object"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn one_warning_per_field_and_problem_however_long_the_list() {
+    let values: Vec<String> = (0..10_000).map(|i| format!("\"a{i}\"")).collect();
+    let eql = format!("process where process.pid in ({})", values.join(", "));
+    let (_, warnings) = event_dsl(&eql, FieldTypes::ecs());
+    assert_eq!(
+        warnings.len(),
+        1,
+        "{:?}",
+        &warnings[..warnings.len().min(3)]
+    );
+}
+
+#[test]
+fn scripts_read_doc_values_of_checked_fields() {
+    let (dsl, warnings) = event_dsl("any where length(message) > 5", FieldTypes::ecs());
+    assert!(dsl.get("script").is_some(), "{dsl}");
+    assert!(warnings[0].contains("no keyword sub-field"), "{warnings:?}");
+    // A script reading too many fields is refused rather than left to time out.
+    let fields: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+    let eql = format!("any where concat({}) == \"x\"", fields.join(", "));
+    let err = ecs_artifact(&eql).expect_err("too many fields");
+    assert!(err.contains("20 fields"), "{err}");
+}

@@ -345,10 +345,16 @@ fn search_body(eql: &str) -> Json {
 fn head_and_tail_set_size_and_order() {
     let head = search_body("process where true | head 5");
     assert_eq!(head["size"], 5);
-    assert_eq!(head["sort"], json!([{"@timestamp": {"order": "asc", "unmapped_type": "date"}}]));
+    assert_eq!(
+        head["sort"],
+        json!([{"@timestamp": {"order": "asc", "unmapped_type": "date"}}])
+    );
     let tail = search_body("process where true | tail 3");
     assert_eq!(tail["size"], 3);
-    assert_eq!(tail["sort"], json!([{"@timestamp": {"order": "desc", "unmapped_type": "date"}}]));
+    assert_eq!(
+        tail["sort"],
+        json!([{"@timestamp": {"order": "desc", "unmapped_type": "date"}}])
+    );
     // No pipe: the detection engine's default of 100 alerts.
     assert_eq!(search_body("process where true")["size"], 100);
     // `process where true` is the category filter alone.

@@ -4,11 +4,14 @@
 //! sub-field); `not` becomes `bool.must_not`, so a missing field matches as it does in
 //! Elasticsearch; whatever has no query of its own becomes a Painless `script`.
 
+use std::collections::{BTreeMap, HashSet};
+
 use serde_json::Value as Json;
 
 use super::lucene_regex::{self, LuceneRegex};
 use super::painless;
 use super::query::{BoolQuery, Query};
+use crate::ir::fold::{visit_value_children, Visit};
 use crate::ir::{
     Call, Case, Category, Compare, CompareOp, EventQuery, Expr, Field, Function, InSet, Like,
     Literal, Pattern, PatternPart, RegexMatch, Value,
@@ -38,7 +41,14 @@ pub struct Lowerer<'a> {
     pub category_field: String,
     /// Warnings so far, without duplicates, in the order found.
     pub warnings: Vec<TypeWarning>,
+    /// (field, kind of problem) pairs already warned about: one warning each, however many
+    /// values a list compares.
+    warned: HashSet<(String, &'static str)>,
 }
+
+/// The most distinct fields one script may read: it loops over every combination of their
+/// values, and Painless stops a script after 1,000,000 loop iterations.
+const MAX_SCRIPT_FIELDS: usize = 16;
 
 type Lowered = Result<Query, Unsupported>;
 
@@ -49,6 +59,7 @@ impl<'a> Lowerer<'a> {
             types,
             category_field: category_field.into(),
             warnings: Vec::new(),
+            warned: HashSet::new(),
         }
     }
 
@@ -57,11 +68,17 @@ impl<'a> Lowerer<'a> {
         let condition = self.condition(&event.condition)?;
         let category = match &event.category {
             Category::Any => return Ok(condition),
-            Category::Named(name) => Query::Term {
-                field: self.category_field.clone(),
-                value: Json::String(name.clone()),
-                case_insensitive: false,
-            },
+            Category::Named(name) => {
+                let field = Field {
+                    name: self.category_field.clone(),
+                    optional: false,
+                };
+                Query::Term {
+                    field: self.name(&field),
+                    value: Json::String(name.clone()),
+                    case_insensitive: false,
+                }
+            }
         };
         Ok(match condition {
             Query::MatchAll => category,
@@ -136,7 +153,10 @@ impl<'a> Lowerer<'a> {
             } => Ok(self.term(f, &Literal::Bool(true), Case::Sensitive)),
             Expr::Test {
                 value: Value::Call(call),
-            } => self.function(expr, call),
+            } => match self.function(call)? {
+                Some(query) => Ok(query),
+                None => self.script(expr),
+            },
             _ => self.script(expr),
         }
     }
@@ -151,9 +171,21 @@ impl<'a> Lowerer<'a> {
                 field: self.name(f),
             });
         }
+        // A comparison with null is null, and so is its negation: no `must_not` can say that,
+        // the script's three-valued logic can.
+        if compares_with_null(operand) {
+            return self.script(&Expr::Not {
+                operand: Box::new(operand.clone()),
+            });
+        }
         Ok(match self.condition(operand)? {
             Query::MatchAll => Query::MatchNone,
             Query::MatchNone => Query::MatchAll,
+            // As Elasticsearch does: a negated script is a script of the negation, so a null
+            // operand (a missing field) stays null instead of matching.
+            Query::Script(_) => self.script(&Expr::Not {
+                operand: Box::new(operand.clone()),
+            })?,
             q => Query::Bool(BoolQuery {
                 must_not: vec![q],
                 ..BoolQuery::default()
@@ -162,21 +194,27 @@ impl<'a> Lowerer<'a> {
     }
 
     fn compare(&mut self, expr: &Expr, c: &Compare) -> Lowered {
+        // A comparison with null is null: it never holds.
+        if c.right.as_literal() == Some(&Literal::Null) {
+            return Ok(Query::MatchNone);
+        }
         let (Value::Field(f), Some(literal)) = (&c.left, c.right.as_literal()) else {
-            // `f(...) == true/false` says the same as `f(...)` / `not f(...)`.
+            // `f(...) == true/false` says the same as `f(...)` / `not f(...)`, when `f` has a
+            // query of its own; otherwise the whole comparison is scripted.
             if let (Value::Call(call), Some(Literal::Bool(b)), CompareOp::Eq) =
                 (&c.left, c.right.as_literal(), c.op)
             {
                 if call.function.returns_boolean() {
-                    let test = self.function(expr, call)?;
-                    return Ok(if *b {
-                        test
-                    } else {
-                        Query::Bool(BoolQuery {
-                            must_not: vec![test],
-                            ..BoolQuery::default()
-                        })
-                    });
+                    if let Some(test) = self.function(call)? {
+                        return Ok(if *b {
+                            test
+                        } else {
+                            Query::Bool(BoolQuery {
+                                must_not: vec![test],
+                                ..BoolQuery::default()
+                            })
+                        });
+                    }
                 }
             }
             return self.script(expr);
@@ -286,15 +324,16 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// A boolean function standing as a condition.
-    fn function(&mut self, expr: &Expr, call: &Call) -> Lowered {
+    /// The query of a boolean function on a field and constants, or `None` when it has none
+    /// (the caller then scripts the condition it stands in).
+    fn function(&mut self, call: &Call) -> Result<Option<Query>, Unsupported> {
         let field = match call.args.first() {
             Some(Value::Field(f)) => f,
-            _ => return self.script(expr),
+            _ => return Ok(None),
         };
         let rest: Option<Vec<&Literal>> = call.args[1..].iter().map(Value::as_literal).collect();
         let Some(rest) = rest else {
-            return self.script(expr);
+            return Ok(None);
         };
         let insensitive = call.case == Case::Insensitive && self.folds_case(field);
         let text = |i: usize| match rest.get(i) {
@@ -311,12 +350,13 @@ impl<'a> Lowerer<'a> {
                     })
                     .collect();
                 let Some(cidrs) = cidrs else {
-                    return self.script(expr);
+                    return Ok(None);
                 };
                 if let Some(mapped) = self.lookup(field) {
                     if mapped.ty != FieldType::Ip {
                         self.warn(
                             field,
+                            "cidr",
                             format!(
                                 "`cidrMatch` needs an `ip` field, but `{}` is `{}`: \
                                  Elasticsearch compares the CIDR text with the value instead",
@@ -326,19 +366,19 @@ impl<'a> Lowerer<'a> {
                         );
                     }
                 }
-                Ok(Query::Terms {
+                Ok(Some(Query::Terms {
                     field: self.name(field),
                     values: cidrs,
-                })
+                }))
             }
             Function::StartsWith | Function::EndsWith | Function::StringContains => {
                 let Some(needle) = text(0) else {
-                    return self.script(expr);
+                    return Ok(None);
                 };
                 self.require_string(field, &format!("`{}`", call.function.name()));
                 let name = self.name(field);
                 let escaped = escape_wildcard(&needle);
-                Ok(match call.function {
+                Ok(Some(match call.function {
                     Function::StartsWith => Query::Prefix {
                         field: name,
                         value: needle,
@@ -354,15 +394,32 @@ impl<'a> Lowerer<'a> {
                         pattern: format!("*{escaped}*"),
                         case_insensitive: insensitive,
                     },
-                })
+                }))
             }
-            _ => self.script(expr),
+            _ => Ok(None),
         }
     }
 
     fn script(&mut self, expr: &Expr) -> Lowered {
-        let types = self.types;
-        let doc_field = |f: &Field| exact_name(types, f);
+        let mut fields = FieldCollector::default();
+        fields.visit_expr(expr);
+        if fields.0.len() > MAX_SCRIPT_FIELDS {
+            return Err(Unsupported {
+                message: format!(
+                    "a condition computed from {} fields (a script may read at most \
+                     {MAX_SCRIPT_FIELDS}: it loops over every combination of their values)",
+                    fields.0.len()
+                ),
+            });
+        }
+        // The names scripts read doc values from, with the same checks and warnings as
+        // queries get (a text field without a keyword sub-field has no doc values at all).
+        let mut doc_names = BTreeMap::new();
+        for field in fields.0.values() {
+            let name = self.name(field);
+            doc_names.insert(field.name.clone(), name);
+        }
+        let doc_field = |f: &Field| doc_names.get(&f.name).cloned().unwrap_or(f.name.clone());
         painless::condition_script(expr, &doc_field)
             .map(Query::Script)
             .map_err(|u| Unsupported {
@@ -383,10 +440,22 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lookup(&mut self, f: &Field) -> Option<MappedField> {
+        if self.types.is_nested(&f.name) {
+            self.warn(
+                f,
+                "nested",
+                format!(
+                    "`{}` is inside a `nested` object: EQL cannot query nested fields, so this \
+                     matches nothing",
+                    f.name
+                ),
+            );
+        }
         let mapped = self.types.get(&f.name);
         if mapped.is_none() && !f.optional && self.types.origin() == SchemaOrigin::Mapping {
             self.warn(
                 f,
+                "unmapped",
                 format!(
                     "field `{}` is not in the mapping: Elasticsearch rejects the query \
                      (write `?{}` if the field may be absent)",
@@ -403,6 +472,7 @@ impl<'a> Lowerer<'a> {
             Some(MappedField { ty, exact: None }) if ty.is_text() => {
                 self.warn(
                     f,
+                    "text",
                     format!(
                         "`{}` is `{}` with no keyword sub-field: exact matches on it search \
                          analysed tokens",
@@ -432,6 +502,7 @@ impl<'a> Lowerer<'a> {
             if !(mapped.ty.is_exact_string() || mapped.ty.is_text()) {
                 self.warn(
                     f,
+                    "string",
                     format!(
                         "{what} needs a string field, but `{}` is `{}`: Elasticsearch rejects \
                          the query",
@@ -461,6 +532,7 @@ impl<'a> Lowerer<'a> {
         if !fits {
             self.warn(
                 f,
+                "scalar",
                 format!(
                     "`{}` is `{}`, which cannot hold the {} {}",
                     f.name,
@@ -472,13 +544,13 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn warn(&mut self, f: &Field, message: String) {
-        let warning = TypeWarning {
-            field: f.name.clone(),
-            message,
-        };
-        if !self.warnings.contains(&warning) {
-            self.warnings.push(warning);
+    /// Warn about `f`, once per kind of problem.
+    fn warn(&mut self, f: &Field, kind: &'static str, message: String) {
+        if self.warned.insert((f.name.clone(), kind)) {
+            self.warnings.push(TypeWarning {
+                field: f.name.clone(),
+                message,
+            });
         }
     }
 }
@@ -492,13 +564,26 @@ fn is_exists_test(expr: &Expr) -> bool {
     )
 }
 
-/// The doc-values name of a field for scripts: a text field's keyword sub-field.
-fn exact_name(types: &FieldTypes, f: &Field) -> String {
-    match types.get(&f.name) {
-        Some(MappedField {
-            exact: Some(exact), ..
-        }) => exact,
-        _ => f.name.clone(),
+/// Whether a comparison with a null constant occurs in `expr` outside a nested value.
+fn compares_with_null(expr: &Expr) -> bool {
+    match expr {
+        Expr::Compare(c) => c.right.as_literal() == Some(&Literal::Null),
+        Expr::And { operands } | Expr::Or { operands } => operands.iter().any(compares_with_null),
+        Expr::Not { operand } => compares_with_null(operand),
+        _ => false,
+    }
+}
+
+/// The distinct fields a condition reads, by name.
+#[derive(Default)]
+struct FieldCollector(BTreeMap<String, Field>);
+
+impl Visit for FieldCollector {
+    fn visit_value(&mut self, v: &Value) {
+        if let Value::Field(f) = v {
+            self.0.entry(f.name.clone()).or_insert_with(|| f.clone());
+        }
+        visit_value_children(self, v);
     }
 }
 

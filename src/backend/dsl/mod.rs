@@ -71,17 +71,13 @@ pub fn artifact(
             uses_script |= lowered.has_script();
             doc.insert(
                 "search".into(),
-                search_body(lowered, &query.pipes, size, time_filter),
+                search_body(lowered, &query.pipes, size, time_filter)?,
             );
         }
         QueryBody::Sequence(sequence) => {
-            let mut stages = Vec::new();
-            for stage in &sequence.stages {
-                let (entry, script) = stage_entry(&mut lowerer, stage, &sequence.by)?;
-                uses_script |= script;
-                stages.push(entry);
-            }
-            doc.insert("stages".into(), Json::Array(stages));
+            let stages = stage_entries(&mut lowerer, &sequence.stages, &sequence.by)?;
+            uses_script |= stages.1;
+            doc.insert("stages".into(), stages.0);
             if let Some(until) = &sequence.until {
                 let (entry, script) = stage_entry(&mut lowerer, until, &sequence.by)?;
                 uses_script |= script;
@@ -93,13 +89,9 @@ pub fn artifact(
             );
         }
         QueryBody::Sample(sample) => {
-            let mut stages = Vec::new();
-            for stage in &sample.stages {
-                let (entry, script) = stage_entry(&mut lowerer, stage, &sample.by)?;
-                uses_script |= script;
-                stages.push(entry);
-            }
-            doc.insert("stages".into(), Json::Array(stages));
+            let stages = stage_entries(&mut lowerer, &sample.stages, &sample.by)?;
+            uses_script |= stages.1;
+            doc.insert("stages".into(), stages.0);
         }
     }
     doc.insert("uses_script".into(), json!(uses_script));
@@ -175,28 +167,51 @@ fn eql_search(
 
 /// A `_search` body for a single-event rule: the rule inside `bool.filter` with the time
 /// range, in timestamp order, as many hits as the rule (and its `head`/`tail`) asks for.
-fn search_body(lowered: Query, pipes: &[Pipe], size: u32, time_filter: Option<Json>) -> Json {
+fn search_body(
+    lowered: Query,
+    pipes: &[Pipe],
+    size: u32,
+    time_filter: Option<Json>,
+) -> Result<Json, Unsupported> {
     let mut filter: Vec<Json> = time_filter.into_iter().collect();
     filter.push(lowered.to_json());
     let mut size = u64::from(size);
-    let mut descending = false;
+    let heads = pipes.iter().filter(|p| matches!(p, Pipe::Head(_))).count();
+    let descending = heads < pipes.len();
+    if descending && heads > 0 {
+        // `head 5 | tail 2` is events 4–5: no single size and sort order says that.
+        return Err(Unsupported {
+            message: "`head` and `tail` in one query cannot be one `_search` request".into(),
+        });
+    }
     for pipe in pipes {
-        match *pipe {
-            Pipe::Head(n) => size = size.min(n),
-            Pipe::Tail(n) => {
-                size = size.min(n);
-                descending = true;
-            }
-        }
+        let (Pipe::Head(n) | Pipe::Tail(n)) = *pipe;
+        size = size.min(n);
     }
     let order = if descending { "desc" } else { "asc" };
-    json!({
+    Ok(json!({
         "query": {"bool": {"filter": filter}},
         "size": size,
         // `unmapped_type` keeps an index without the field from failing the search, as the
         // detection engine's own query rules do.
         "sort": [{DEFAULT_TIMESTAMP_FIELD: {"order": order, "unmapped_type": "date"}}]
-    })
+    }))
+}
+
+/// Every stage's entry, and whether any needed a script.
+fn stage_entries(
+    lowerer: &mut Lowerer<'_>,
+    stages: &[Stage],
+    shared_keys: &[ir::Field],
+) -> Result<(Json, bool), Unsupported> {
+    let mut entries = Vec::with_capacity(stages.len());
+    let mut uses_script = false;
+    for stage in stages {
+        let (entry, script) = stage_entry(lowerer, stage, shared_keys)?;
+        uses_script |= script;
+        entries.push(entry);
+    }
+    Ok((Json::Array(entries), uses_script))
 }
 
 /// One stage: its query, join keys, runs and whether it is a missing-event stage.
