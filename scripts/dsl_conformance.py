@@ -167,8 +167,12 @@ def import_painless_java():
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
-    import painless_java  # noqa: E402
-
+    saved = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
+    try:
+        import painless_java  # noqa: E402
+    finally:
+        sys.dont_write_bytecode = saved
     return painless_java
 
 

@@ -77,15 +77,21 @@ What this cannot detect (the result is then whatever Java does):
 Usage:
 
     batch = Batch()
-    ix = batch.add_index(docs, mapping, dynamic_strings="keyword")
+    ix = batch.add_index(docs, mapping, dynamic_strings="keyword")   # any number of indexes
     h = batch.add_script({"source": ..., "params": {...}, "lang": "painless"}, ix)
-    outcomes = batch.run()            # {h: ScriptOutcome}
-    outcomes[h].error                 # translation/compile error (str) or None
+    outcomes = batch.run()            # {h: ScriptOutcome}: one `java` run for the whole batch
+    outcomes[h].error                 # why the script cannot run at all (str), or None;
+    outcomes[h].error_kind            #   "unsupported" (this translation's limit), "invalid"
+                                      #   (not Painless), "compile" (Java rejected it)
     outcomes[h].results[i]            # True, False, DocError(message) or REJECTED
 
-or `evaluate(scripts, docs, mapping)`, which returns one list of results per script.
+or `evaluate(scripts, docs, mapping)`, which returns one list of results (or an error string)
+per script.  Read documents with `loads` (or dsl_eval's reader) so that a decimal keeps its
+source text, which is what a keyword field indexes.  A script that does not compile as Java is
+left out and the batch is run again without it (so at most a few `java` runs).
 
-Standard library only.  `python3 painless_java.py --self-test` runs the module's own checks.
+Standard library only.  `python3 painless_java.py --self-test` runs the module's own checks
+(doc values of each field type, Painless's dynamic semantics, error reporting).
 """
 from __future__ import annotations
 
@@ -99,7 +105,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["Batch", "ScriptOutcome", "DocError", "REJECTED", "TranslateError", "Unsupported", "evaluate",
