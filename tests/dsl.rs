@@ -437,3 +437,30 @@ fn scripts_read_doc_values_of_checked_fields() {
     let err = ecs_artifact(&eql).expect_err("too many fields");
     assert!(err.contains("20 fields"), "{err}");
 }
+
+/// Inside `and`, a negated script or null comparison stays a script (in `must`), so an event
+/// missing the field does not match: `x and not null` is null.
+#[test]
+fn negations_inside_and_keep_their_null_semantics() {
+    for eql in [
+        r#"any where process.name == "x" and not endsWith(string(source.ip), string(host.ip))"#,
+        r#"any where process.name == "x" and not (length(process.parent.name) > 3)"#,
+        r#"any where process.name == "x" and not (process.pid > null)"#,
+    ] {
+        let dsl = ecs_dsl(eql);
+        let must = dsl["bool"]["must"].as_array().expect("must");
+        assert!(
+            must.iter().any(|q| q.get("script").is_some()),
+            "{eql}: {dsl}"
+        );
+        assert!(dsl["bool"].get("must_not").is_none(), "{eql}: {dsl}");
+    }
+    // A plain negation still merges into the same bool.
+    assert_eq!(
+        ecs_dsl(r#"any where process.name == "x" and not user.name == "y""#),
+        json!({"bool": {
+            "must": [{"term": {"process.name": {"value": "x"}}}],
+            "must_not": [{"term": {"user.name": {"value": "y"}}}]
+        }})
+    );
+}

@@ -102,18 +102,15 @@ impl<'a> Lowerer<'a> {
                 // `a and not b` is one bool: must [a], must_not [b].
                 let mut b = BoolQuery::default();
                 for operand in operands {
-                    match operand {
-                        Expr::Not { operand } if !is_exists_test(operand) => {
-                            b.must_not.push(self.condition(operand)?)
+                    // A negation comes back as `bool.must_not` and merges here; a negated
+                    // script stays a script in `must`.
+                    match self.condition(operand)? {
+                        Query::Bool(inner) if inner.should.is_empty() => {
+                            b.must.extend(inner.must);
+                            b.filter.extend(inner.filter);
+                            b.must_not.extend(inner.must_not);
                         }
-                        other => match self.condition(other)? {
-                            Query::Bool(inner) if inner.should.is_empty() => {
-                                b.must.extend(inner.must);
-                                b.filter.extend(inner.filter);
-                                b.must_not.extend(inner.must_not);
-                            }
-                            q => b.must.push(q),
-                        },
+                        q => b.must.push(q),
                     }
                 }
                 Ok(Query::Bool(b))
@@ -553,15 +550,6 @@ impl<'a> Lowerer<'a> {
             });
         }
     }
-}
-
-fn is_exists_test(expr: &Expr) -> bool {
-    matches!(
-        expr,
-        Expr::IsNull {
-            value: Value::Field(_)
-        }
-    )
 }
 
 /// Whether a comparison with a null constant occurs in `expr` outside a nested value.
