@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::backend::dsl;
+use crate::backend::sigma::{self, CasePolicy, FieldMap, SigmaOptions};
 use crate::diagnostic::{self, Diagnostic, Located};
 use crate::document::{self, Loaded, Provenance, Rule};
 use crate::ir::{self, Query};
@@ -193,17 +194,20 @@ pub enum Target {
     Eql,
     /// Elasticsearch Query DSL: `_eql/search` and `_search` bodies, per-stage queries.
     Dsl,
+    /// Sigma rules (a correlation rule plus stage rules for sequences and samples).
+    Sigma,
 }
 
 impl Target {
     /// Every target, the default for `check`.
-    pub const ALL: [Target; 2] = [Target::Eql, Target::Dsl];
+    pub const ALL: [Target; 3] = [Target::Eql, Target::Dsl, Target::Sigma];
 
     /// The target's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Target::Eql => "eql",
             Target::Dsl => "dsl",
+            Target::Sigma => "sigma",
         }
     }
 
@@ -212,6 +216,7 @@ impl Target {
         match self {
             Target::Eql => "eql",
             Target::Dsl => "dsl.json",
+            Target::Sigma => "yml",
         }
     }
 }
@@ -223,14 +228,21 @@ pub struct Options<'a> {
     pub field_types: &'a FieldTypes,
     /// Pretty-print JSON artifacts.
     pub pretty: bool,
+    /// Field names in Sigma rules.
+    pub field_map: &'a FieldMap,
+    /// How Sigma rules write case-sensitive comparisons.
+    pub case_policy: CasePolicy,
 }
 
 impl Default for Options<'static> {
-    /// Elastic Common Schema types, compact JSON.
+    /// Elastic Common Schema types, compact JSON, the Sigma taxonomy, anchored regexes for
+    /// case-sensitive comparisons.
     fn default() -> Self {
         Options {
             field_types: FieldTypes::ecs(),
             pretty: false,
+            field_map: FieldMap::sigma(),
+            case_policy: CasePolicy::Regex,
         }
     }
 }
@@ -493,6 +505,20 @@ pub fn run_target(
                 })
                 .collect();
             Ok(TargetOutput { text, warnings })
+        }
+        Target::Sigma => {
+            let sigma_options = SigmaOptions {
+                field_map: options.field_map,
+                case_policy: options.case_policy,
+            };
+            sigma::convert(rule, query, &sigma_options)
+                .map(|text| TargetOutput {
+                    text,
+                    warnings: Vec::new(),
+                })
+                .map_err(|e| {
+                    Diagnostic::error_unplaced(format!("cannot convert to Sigma: {}", e.construct))
+                })
         }
     }
 }

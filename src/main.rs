@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use eqlc::backend::sigma::{CasePolicy, FieldMap};
 use eqlc::driver::{self, CheckReport, InputSpec, Options, RuleReport, Status, Summary, Target};
 use eqlc::schema::FieldTypes;
 
@@ -19,7 +20,9 @@ Examples:
   cat rule.eql | eqlc parse -                read a query from stdin
   eqlc convert --target eql rules/ --out out/
   eqlc convert --target dsl rules/ > dsl.ndjson     one JSON artifact per rule
-  eqlc convert --target dsl --mapping mapping.json --pretty rules/rule.toml";
+  eqlc convert --target dsl --mapping mapping.json --pretty rules/rule.toml
+  eqlc convert --target sigma rules/ --out sigma/    one .yml file per rule
+  eqlc convert --target sigma --field-mapping ecs --case-sensitive cased rules/rule.toml";
 
 /// eqlc: a compiler for Elastic EQL detection rules.
 #[derive(Parser)]
@@ -76,6 +79,8 @@ enum Command {
         verbose: bool,
         #[command(flatten)]
         types: TypeArgs,
+        #[command(flatten)]
+        sigma: SigmaArgs,
     },
     /// Convert rules to a target format, to stdout or to files mirroring the input tree.
     #[command(
@@ -96,7 +101,37 @@ enum Command {
         pretty: bool,
         #[command(flatten)]
         types: TypeArgs,
+        #[command(flatten)]
+        sigma: SigmaArgs,
     },
+}
+
+#[derive(Args)]
+struct SigmaArgs {
+    /// Sigma field names: `sigma` (the Sigma taxonomy where the mapping from ECS is exact,
+    /// ECS names elsewhere), `ecs` (ECS names everywhere), or a YAML mapping file.
+    #[arg(long, value_name = "sigma|ecs|FILE", default_value = "sigma")]
+    field_mapping: String,
+    /// How Sigma rules write EQL's case-sensitive comparisons: `regex` (an anchored `|re`,
+    /// which every backend converts) or `cased` (the `|cased` modifier).
+    #[arg(long, value_enum, default_value_t = CasePolicy::Regex)]
+    case_sensitive: CasePolicy,
+}
+
+impl SigmaArgs {
+    /// The user's field mapping file, if one was named.
+    fn load(&self) -> Result<Option<FieldMap>, String> {
+        match self.field_mapping.as_str() {
+            "sigma" | "ecs" => Ok(None),
+            path => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read field mapping {path}: {e}"))?;
+                FieldMap::from_yaml(&text)
+                    .map(Some)
+                    .map_err(|e| format!("field mapping {path}: {e}"))
+            }
+        }
+    }
 }
 
 #[derive(Args)]
@@ -195,9 +230,31 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let sigma_args = match &cli.command {
+        Command::Check { sigma, .. } | Command::Convert { sigma, .. } => Some(sigma),
+        Command::Parse { .. } => None,
+    };
+    let field_map_file = match sigma_args.map(SigmaArgs::load).transpose() {
+        Ok(m) => m.flatten(),
+        Err(message) => {
+            eprintln!("eqlc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let ecs_names = FieldMap::ecs();
+    let field_map = match (
+        sigma_args.map(|a| a.field_mapping.as_str()),
+        &field_map_file,
+    ) {
+        (_, Some(file)) => file,
+        (Some("ecs"), None) => &ecs_names,
+        _ => FieldMap::sigma(),
+    };
     let mut options = Options {
         field_types: mapping.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
         pretty: false,
+        field_map,
+        case_policy: sigma_args.map_or(CasePolicy::Regex, |a| a.case_sensitive),
     };
     let result = match cli.command {
         Command::Parse {
@@ -370,6 +427,13 @@ fn convert(
                 std::fs::write(&path, format!("{artifact}\n"))?;
             }
             None if target == Target::Eql => write_eql(&mut out, &r.path, artifact, many)?,
+            // YAML documents in one stream; a comment says which rule each came from.
+            None if target == Target::Sigma => {
+                if many {
+                    writeln!(out, "---\n# {}", r.path)?;
+                }
+                write!(out, "{artifact}")?;
+            }
             None => writeln!(out, "{artifact}")?,
         }
     }
