@@ -743,15 +743,24 @@ impl Renderer {
 
     /// The condition text of `expr`; `negated` names its selections as filters.
     fn condition(&mut self, expr: SigmaExpr, negated: bool) -> String {
+        self.ranked(expr, negated).0
+    }
+
+    /// Condition text and its precedence (1 `or`, 2 `and`, 3 `not` or a name), so a parent
+    /// wraps exactly the children that bind more loosely than it does.
+    fn ranked(&mut self, expr: SigmaExpr, negated: bool) -> (String, u8) {
+        fn wrap((text, rank): (String, u8), at_least: u8) -> String {
+            if rank < at_least {
+                format!("({text})")
+            } else {
+                text
+            }
+        }
         match expr {
-            SigmaExpr::Item(item) => self.add(Json::Object(map_of(&[item])), negated),
+            SigmaExpr::Item(item) => (self.add(Json::Object(map_of(&[item])), negated), 3),
             SigmaExpr::Not(inner) => {
-                let text = self.condition(*inner, !negated);
-                if text.contains(' ') && !text.starts_with("not ") {
-                    format!("not ({text})")
-                } else {
-                    format!("not {text}")
-                }
+                let inner = self.ranked(*inner, !negated);
+                (format!("not {}", wrap(inner, 3)), 3)
             }
             SigmaExpr::And(children) => {
                 // Items on distinct keys share one selection map.
@@ -772,14 +781,11 @@ impl Renderer {
                     parts.push(self.add(Json::Object(map_of(&items)), negated));
                 }
                 for child in rest {
-                    let text = self.condition(child, negated);
-                    parts.push(if text.contains(" or ") && !text.starts_with('(') {
-                        format!("({text})")
-                    } else {
-                        text
-                    });
+                    let ranked = self.ranked(child, negated);
+                    parts.push(wrap(ranked, 2));
                 }
-                parts.join(" and ")
+                let rank = if parts.len() == 1 { 3 } else { 2 };
+                (parts.join(" and "), rank)
             }
             SigmaExpr::Or(children) => {
                 // Items alone: one selection as a list of maps (any may match).
@@ -791,20 +797,16 @@ impl Renderer {
                             _ => None,
                         })
                         .collect();
-                    return self.add(Json::Array(maps), negated);
+                    return (self.add(Json::Array(maps), negated), 3);
                 }
                 let parts: Vec<String> = children
                     .into_iter()
                     .map(|child| {
-                        let text = self.condition(child, negated);
-                        if text.contains(" and ") && !text.starts_with('(') {
-                            format!("({text})")
-                        } else {
-                            text
-                        }
+                        let ranked = self.ranked(child, negated);
+                        wrap(ranked, 1)
                     })
                     .collect();
-                parts.join(" or ")
+                (parts.join(" or "), 1)
             }
         }
     }
