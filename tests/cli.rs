@@ -200,6 +200,53 @@ fn check_names_what_sigma_cannot_express_and_fails() {
 }
 
 #[test]
+fn convert_sigma_with_a_field_mapping_file() {
+    let dir = temp_dir("sigma-map");
+    let map = dir.join("map.yml");
+    std::fs::write(&map, "fields:\n  process.name: ProcessName\n").expect("write");
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "sigma",
+        "--field-mapping",
+        &map.to_string_lossy(),
+        "--query",
+        "process where process.name : \"cmd.exe\"",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ProcessName: 'cmd.exe'"),
+        "{}",
+        stdout(&o)
+    );
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "sigma",
+        "--field-mapping",
+        "ecs",
+        "--query",
+        "process where process.executable : \"x\"",
+    ]);
+    assert!(
+        stdout(&o).contains("process.executable: 'x'"),
+        "{}",
+        stdout(&o)
+    );
+    let o = eqlc(&[
+        "convert",
+        "--target",
+        "sigma",
+        "--field-mapping",
+        "no/such.yml",
+        "--query",
+        "process where true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn convert_out_mirrors_the_input_tree() {
     let dir = temp_dir("mirror");
     let nested = dir.join("windows").join("persistence");

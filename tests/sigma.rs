@@ -250,3 +250,29 @@ fn ids_are_stable_uuids() {
     let id = documents(&a)[0]["id"].as_str().expect("id").to_string();
     assert_eq!(id.len(), 36);
 }
+
+/// Every Sigma rule eqlc writes for the shared corpus fits the Sigma JSON schemas.
+#[test]
+fn corpus_sigma_fits_the_schemas() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if !corpus.exists() {
+        eprintln!("skipped: ../shared/corpus is not here");
+        return;
+    }
+    let reports = driver::run_batch_with(
+        &[InputSpec::Path(corpus)],
+        &[Target::Sigma],
+        true,
+        &Options::default(),
+    );
+    let mut problems = Vec::new();
+    let mut converted = 0;
+    for report in &reports {
+        if let Some(yaml) = report.outputs.get(&Target::Sigma) {
+            converted += 1;
+            problems.extend(schema_problems(&report.path, yaml));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(converted >= 730, "{converted} rules converted");
+}

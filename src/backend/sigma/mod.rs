@@ -244,7 +244,14 @@ fn correlation(
     let mut group_by = Vec::new();
     let mut aliases = Map::new();
     let key_count = stage_keys.first().map_or(0, Vec::len);
+    let mut seen: Vec<Vec<&String>> = Vec::new();
     for k in 0..key_count {
+        // A key position that repeats an earlier one (`sequence by a [..] by a`) adds nothing.
+        let column: Vec<&String> = stage_keys.iter().map(|keys| &keys[k]).collect();
+        if seen.contains(&column) {
+            continue;
+        }
+        seen.push(column);
         // A key every stage rule names alike needs no alias.
         let first = &stage_keys[0][k];
         if stage_keys.iter().all(|keys| &keys[k] == first) {
