@@ -464,3 +464,24 @@ fn negations_inside_and_keep_their_null_semantics() {
         }})
     );
 }
+
+/// With a user's mapping, a `?field` it lacks is null, as Elasticsearch resolves it: tests of
+/// it never hold, nor do their negations; `?field == null` holds.
+#[test]
+fn absent_optional_fields_are_null() {
+    let mapping = FieldTypes::from_mapping_json(r#"{"properties": {"a": {"type": "keyword"}}}"#)
+        .expect("mapping");
+    let (dsl, warnings) = event_dsl(r#"any where ?gone == "x" or a == "y""#, &mapping);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        dsl,
+        json!({"bool": {"should": [{"match_none": {}}, {"term": {"a": {"value": "y"}}}]}})
+    );
+    let (dsl, _) = event_dsl(r#"any where not (?gone == "x" or a == "y")"#, &mapping);
+    assert!(dsl.get("script").is_some(), "{dsl}");
+    let (dsl, _) = event_dsl("any where ?gone == null", &mapping);
+    assert_eq!(
+        dsl,
+        json!({"bool": {"must_not": [{"exists": {"field": "gone"}}]}})
+    );
+}

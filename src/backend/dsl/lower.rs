@@ -95,6 +95,11 @@ impl<'a> Lowerer<'a> {
 
     /// A condition.
     pub fn condition(&mut self, expr: &Expr) -> Lowered {
+        // A `?field` the user's mapping lacks is null in Elasticsearch: a test of it is null,
+        // which never holds (`?field == null` is an `IsNull`, handled below, and holds).
+        if self.tests_absent_optional(expr) {
+            return Ok(Query::MatchNone);
+        }
         match expr {
             Expr::Bool { value: true } => Ok(Query::MatchAll),
             Expr::Bool { value: false } => Ok(Query::MatchNone),
@@ -169,8 +174,8 @@ impl<'a> Lowerer<'a> {
             });
         }
         // A comparison with null is null, and so is its negation: no `must_not` can say that,
-        // the script's three-valued logic can.
-        if compares_with_null(operand) {
+        // the script's three-valued logic can (an absent `?field` reads as null there too).
+        if compares_with_null(operand) || self.mentions_absent_optional(operand) {
             return self.script(&Expr::Not {
                 operand: Box::new(operand.clone()),
             });
@@ -483,6 +488,38 @@ impl<'a> Lowerer<'a> {
                 exact: Some(exact), ..
             }) => exact,
             _ => f.name.clone(),
+        }
+    }
+
+    /// Whether `f` is a `?field` that the user's mapping shows does not exist.
+    fn is_absent_optional(&self, f: &Field) -> bool {
+        f.optional
+            && self.types.origin() == SchemaOrigin::Mapping
+            && self.types.get(&f.name).is_none()
+            && !self.types.is_nested(&f.name)
+    }
+
+    /// A field-level test (not `IsNull`) of an absent `?field`.
+    fn tests_absent_optional(&self, expr: &Expr) -> bool {
+        let tested = match expr {
+            Expr::Compare(c) => &c.left,
+            Expr::In(set) => &set.value,
+            Expr::Like(like) => &like.value,
+            Expr::Regex(regex) => &regex.value,
+            Expr::Test { value } => value,
+            _ => return false,
+        };
+        matches!(tested, Value::Field(f) if self.is_absent_optional(f))
+    }
+
+    /// Whether a field-level test of an absent `?field` occurs under `and`/`or`/`not`.
+    fn mentions_absent_optional(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::And { operands } | Expr::Or { operands } => {
+                operands.iter().any(|o| self.mentions_absent_optional(o))
+            }
+            Expr::Not { operand } => self.mentions_absent_optional(operand),
+            other => self.tests_absent_optional(other),
         }
     }
 
