@@ -127,6 +127,8 @@ fn case_sensitive_comparisons_say_so() {
         CasePolicy::Regex,
     );
     assert_eq!(d["selection"]["process.name|re"], r"^Cmd\.exe$");
+    // The event category is part of the detection (pipelines ignore the logsource).
+    assert_eq!(d["selection"]["event.category"], "process");
     // Cased policy: the `cased` modifier.
     let d = detection(
         r#"process where process.name == "Cmd.exe""#,
@@ -149,14 +151,16 @@ fn case_sensitive_comparisons_say_so() {
 }
 
 #[test]
-fn slashes_in_case_sensitive_values_are_pinned_twice() {
+fn slashes_and_quotes_in_case_sensitive_values_are_hex_escaped() {
+    // pySigma would write `/` as `\/` into an EQL string (which EQL rejects) and `"` bare.
     let d = detection(
-        r#"process where process.executable == "/bin/Sh""#,
+        r#"process where process.executable like "/bin/S*\"""#,
         CasePolicy::Regex,
     );
-    let selection = &d["selection"];
-    assert_eq!(selection["process.executable"], "/bin/Sh");
-    assert_eq!(selection["process.executable|re"], "^.bin.Sh$");
+    assert_eq!(
+        d["selection"]["process.executable|re"],
+        r"^\x2Fbin\x2FS[\s\S]*\x22$"
+    );
 }
 
 #[test]
@@ -172,7 +176,7 @@ fn conditions_keep_precedence_and_negations() {
     assert_eq!(d["selection_2"]["process.pid|gt"], 4);
     // An `or` of plain items is one selection: a list of maps.
     let d = detection(
-        r#"process where process.pid > 4 or process.args : "x""#,
+        r#"any where process.pid > 4 or process.args : "x""#,
         CasePolicy::Regex,
     );
     assert_eq!(d["condition"], "selection");

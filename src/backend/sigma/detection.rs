@@ -5,6 +5,8 @@
 //! comparison whose value has letters says so explicitly (see [`CasePolicy`]); what Sigma cannot
 //! express is an error naming the construct.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{json, Map, Value as Json};
 
 use crate::ir::{
@@ -128,26 +130,39 @@ pub struct DetectionBuilder<'a> {
 }
 
 impl DetectionBuilder<'_> {
-    /// The detection of `condition`; a condition of `true` becomes `always` (an item the
-    /// caller supplies, e.g. the event category).
+    /// The detection of `category where condition`: the event category (`category_field ==
+    /// name`, case-sensitive as in Elasticsearch) and the condition. A logsource alone would
+    /// not filter: Sigma's Elasticsearch pipelines ignore it.
     pub fn detection(
         &self,
         condition: &Expr,
-        always: Option<(&str, &str)>,
+        category: Option<(&str, &str)>,
     ) -> Result<Detection, Inexpressible> {
-        let expr = match condition {
-            Expr::Bool { value: true } => match always {
-                Some((field, value)) => SigmaExpr::Item(Item {
-                    field: (self.field_name)(field),
-                    modifiers: vec![],
-                    values: vec![SigmaValue::Text(escape_value(value))],
-                }),
-                None => return inexpressible("a condition that matches every event"),
-            },
-            Expr::Bool { value: false } => {
+        // Sigma reads `|` in a key as the start of a modifier.
+        let mut fields = FieldNames::default();
+        crate::ir::fold::Visit::visit_expr(&mut fields, condition);
+        if let Some(name) = fields.0.iter().find(|n| n.contains('|')) {
+            return inexpressible(format!(
+                "the field name `{name}` (Sigma reads `|` as a modifier)"
+            ));
+        }
+        let category = category.map(|(field, name)| {
+            let field = Field {
+                name: field.to_string(),
+                optional: false,
+            };
+            self.text_equals(&field, &[name.to_string()], Case::Sensitive)
+        });
+        let expr = match (condition, category) {
+            (Expr::Bool { value: false }, _) => {
                 return inexpressible("a condition that matches no event")
             }
-            other => self.expr(other)?,
+            (Expr::Bool { value: true }, Some(category)) => category,
+            (Expr::Bool { value: true }, None) => {
+                return inexpressible("a condition that matches every event")
+            }
+            (other, Some(category)) => SigmaExpr::And(vec![category, self.expr(other)?]),
+            (other, None) => self.expr(other)?,
         };
         Ok(render(expr))
     }
@@ -301,48 +316,15 @@ impl DetectionBuilder<'_> {
         }
     }
 
-    /// Case-sensitive wildcard patterns as anchored regexes.
-    ///
-    /// Sigma's Elasticsearch backends write a regex into an EQL string escaping `/` as `\/`
-    /// (which EQL rejects) and not escaping `"` at all; so a pattern with either is written as
-    /// two conditions: the case-insensitive pattern, which pins those characters (and has `?`
-    /// for a literal `*` or `?`, which EQL patterns cannot escape), and a regex with `.` in
-    /// their place, which pins the case of everything else. Together: exactly the original.
+    /// Case-sensitive wildcard patterns as anchored regexes (any may match). A `/` or `"` is
+    /// written `\x2F` / `\x22`: Sigma's Elasticsearch backends write a regex into an EQL string
+    /// escaping `/` as `\/` (which EQL rejects) and leaving `"` bare.
     fn case_sensitive_patterns(&self, field: &Field, patterns: &[Pattern]) -> SigmaExpr {
-        let awkward = |c: char| c == '/' || c == '"';
-        let (paired, plain): (Vec<&Pattern>, Vec<&Pattern>) =
-            patterns.iter().partition(|p| p.to_eql().contains(awkward));
-        let mut alternatives = Vec::new();
-        if !plain.is_empty() {
-            let values = plain
-                .iter()
-                .map(|p| SigmaValue::Text(format!("^{}$", pattern_regex(p))))
-                .collect();
-            alternatives.push(self.item(field, vec!["re"], values));
-        }
-        for pattern in paired {
-            let loose = Pattern {
-                parts: pattern
-                    .parts
-                    .iter()
-                    .flat_map(|part| match part {
-                        PatternPart::Literal(text) => split_literal_wildcards(text),
-                        other => vec![other.clone()],
-                    })
-                    .collect(),
-            };
-            let (modifiers, value) = wildcard_item(&loose);
-            let regex = format!("^{}$", pattern_regex(pattern).replace(awkward, "."));
-            alternatives.push(SigmaExpr::And(vec![
-                self.item(field, modifiers, vec![value]),
-                self.item(field, vec!["re"], vec![SigmaValue::Text(regex)]),
-            ]));
-        }
-        if alternatives.len() == 1 {
-            alternatives.remove(0)
-        } else {
-            SigmaExpr::Or(alternatives)
-        }
+        let values = patterns
+            .iter()
+            .map(|p| SigmaValue::Text(format!("^{}$", hex_escape_awkward(&pattern_regex(p)))))
+            .collect();
+        self.item(field, vec!["re"], values)
     }
 
     fn in_set(&self, set: &InSet) -> Result<SigmaExpr, Inexpressible> {
@@ -412,6 +394,9 @@ impl DetectionBuilder<'_> {
 
     fn regex(&self, regex: &RegexMatch) -> Result<SigmaExpr, Inexpressible> {
         let field = self.field(&regex.value)?;
+        for pattern in &regex.patterns {
+            check_sigma_regex(pattern)?;
+        }
         let modifiers = match regex.case {
             Case::Sensitive => vec!["re"],
             Case::Insensitive => vec!["re", "i"],
@@ -492,24 +477,85 @@ fn hex_escape_awkward(regex: &str) -> String {
     out
 }
 
-/// A literal with each `*` and `?` turned into a one-character wildcard.
-fn split_literal_wildcards(text: &str) -> Vec<PatternPart> {
-    let mut parts = Vec::new();
-    let mut run = String::new();
-    for c in text.chars() {
-        if c == '*' || c == '?' {
-            if !run.is_empty() {
-                parts.push(PatternPart::Literal(std::mem::take(&mut run)));
+/// Refuse a regex whose meaning PCRE (Sigma's flavour) would read differently, or that
+/// pySigma cannot load: Java's class intersections, Unicode classes, quoting, inline flags,
+/// look-around and word boundaries.
+fn check_sigma_regex(pattern: &str) -> Result<(), Inexpressible> {
+    use regex_syntax::ast::{self, Ast};
+    let refuse = |what: &str| {
+        inexpressible(format!(
+            "the regular expression `{pattern}`: {what} has no equivalent in Sigma's regex subset"
+        ))
+    };
+    let parsed = match ast::parse::ParserBuilder::new()
+        .nest_limit(100)
+        .build()
+        .parse(pattern)
+    {
+        Ok(ast) => ast,
+        Err(e) => return refuse(&format!("`{}`", e.kind())),
+    };
+    let mut stack = vec![&parsed];
+    while let Some(node) = stack.pop() {
+        match node {
+            Ast::ClassUnicode(_) => return refuse("a Unicode class"),
+            Ast::Flags(_) => return refuse("an inline flag"),
+            Ast::Assertion(a) => match a.kind {
+                ast::AssertionKind::StartLine | ast::AssertionKind::EndLine => {}
+                _ => return refuse("an assertion"),
+            },
+            Ast::ClassBracketed(class) => {
+                if matches!(class.kind, ast::ClassSet::BinaryOp(_)) {
+                    return refuse("a class intersection or difference");
+                }
+                if has_nested_class(&class.kind) {
+                    return refuse("a nested class");
+                }
             }
-            parts.push(PatternPart::AnyChar);
-        } else {
-            run.push(c);
+            Ast::Repetition(r) => stack.push(&r.ast),
+            Ast::Group(g) => {
+                if matches!(g.kind, ast::GroupKind::NonCapturing(ref flags) if !flags.items.is_empty())
+                {
+                    return refuse("an inline flag");
+                }
+                stack.push(&g.ast);
+            }
+            Ast::Alternation(alt) => stack.extend(alt.asts.iter()),
+            Ast::Concat(concat) => stack.extend(concat.asts.iter()),
+            _ => {}
         }
     }
-    if !run.is_empty() {
-        parts.push(PatternPart::Literal(run));
+    Ok(())
+}
+
+fn has_nested_class(set: &regex_syntax::ast::ClassSet) -> bool {
+    use regex_syntax::ast::{ClassSet, ClassSetItem};
+    match set {
+        ClassSet::Item(ClassSetItem::Bracketed(_)) => true,
+        ClassSet::Item(ClassSetItem::Union(union)) => union
+            .items
+            .iter()
+            .any(|i| matches!(i, ClassSetItem::Bracketed(_) | ClassSetItem::Unicode(_))),
+        ClassSet::Item(ClassSetItem::Unicode(_)) => true,
+        ClassSet::BinaryOp(_) => true,
+        _ => false,
     }
-    parts
+}
+
+/// Every field name a condition reads.
+#[derive(Default)]
+struct FieldNames(Vec<String>);
+
+impl crate::ir::fold::Visit for FieldNames {
+    fn visit_field(&mut self, f: &Field) {
+        self.0.push(f.name.clone());
+    }
+    fn visit_value(&mut self, v: &Value) {
+        if let Value::Field(f) = v {
+            self.0.push(f.name.clone());
+        }
+        crate::ir::fold::visit_value_children(self, v);
+    }
 }
 
 /// What a computed value is, for errors.
@@ -624,8 +670,10 @@ fn pattern_regex(pattern: &Pattern) -> String {
         .iter()
         .map(|part| match part {
             PatternPart::Literal(text) => escape_regex(text),
-            PatternPart::AnyString => ".*".into(),
-            PatternPart::AnyChar => ".".into(),
+            // EQL's wildcards match line breaks too, which `.` does not (and the `s` flag is
+            // not carried through every backend).
+            PatternPart::AnyString => r"[\s\S]*".into(),
+            PatternPart::AnyChar => r"[\s\S]".into(),
         })
         .collect()
 }
@@ -651,61 +699,68 @@ fn render(expr: SigmaExpr) -> Detection {
 }
 
 /// Merge what Sigma says in one item: an `or` of items on one key is one value list; an
-/// `and` of single-valued items on one key is `|all`.
+/// `and` of single-valued items on one key is `|all`. Null values never merge (Sigma wants
+/// `null` alone). Keys are looked up in a map, so long lists stay linear.
 fn simplify(expr: SigmaExpr) -> SigmaExpr {
     match expr {
         SigmaExpr::Or(children) => {
-            let children: Vec<SigmaExpr> =
-                flatten(children.into_iter().map(simplify).collect(), true);
+            let children = flatten(children.into_iter().map(simplify).collect(), true);
             let mut merged: Vec<SigmaExpr> = Vec::new();
+            let mut by_key: HashMap<String, usize> = HashMap::new();
             for child in children {
                 if let SigmaExpr::Item(item) = &child {
-                    if !item.modifiers.contains(&"all") {
-                        if let Some(SigmaExpr::Item(existing)) = merged.iter_mut().find(|m| {
-                            matches!(m, SigmaExpr::Item(e) if e.key() == item.key() && !e.values.contains(&SigmaValue::Null) && !item.values.contains(&SigmaValue::Null))
-                        }) {
-                            existing.values.extend(item.values.clone());
-                            continue;
+                    let mergeable = !item.modifiers.contains(&"all")
+                        && !item.values.contains(&SigmaValue::Null);
+                    if mergeable {
+                        if let Some(&at) = by_key.get(&item.key()) {
+                            if let SigmaExpr::Item(existing) = &mut merged[at] {
+                                existing.values.extend(item.values.iter().cloned());
+                                continue;
+                            }
                         }
+                        by_key.insert(item.key(), merged.len());
                     }
                 }
                 merged.push(child);
             }
-            if merged.len() == 1 {
-                merged.remove(0)
-            } else {
-                SigmaExpr::Or(merged)
-            }
+            single_or(merged, SigmaExpr::Or)
         }
         SigmaExpr::And(children) => {
-            let children: Vec<SigmaExpr> =
-                flatten(children.into_iter().map(simplify).collect(), false);
+            let children = flatten(children.into_iter().map(simplify).collect(), false);
             let mut merged: Vec<SigmaExpr> = Vec::new();
+            // Base key (without `|all`) → position of a single-valued or `|all` item.
+            let mut by_key: HashMap<String, usize> = HashMap::new();
             for child in children {
                 if let SigmaExpr::Item(item) = &child {
                     if item.values.len() == 1 && item.values[0] != SigmaValue::Null {
-                        let all_key = format!("{}|all", item.key());
-                        if let Some(SigmaExpr::Item(existing)) = merged.iter_mut().find(|m| {
-                            matches!(m, SigmaExpr::Item(e) if (e.key() == item.key() && e.values.len() == 1) || e.key() == all_key)
-                        }) {
-                            if !existing.modifiers.contains(&"all") {
-                                existing.modifiers.push("all");
+                        let key = item.key();
+                        if let Some(&at) = by_key.get(&key) {
+                            if let SigmaExpr::Item(existing) = &mut merged[at] {
+                                if !existing.modifiers.contains(&"all") {
+                                    existing.modifiers.push("all");
+                                }
+                                existing.values.extend(item.values.iter().cloned());
+                                continue;
                             }
-                            existing.values.extend(item.values.clone());
-                            continue;
                         }
+                        by_key.insert(key, merged.len());
                     }
                 }
                 merged.push(child);
             }
-            if merged.len() == 1 {
-                merged.remove(0)
-            } else {
-                SigmaExpr::And(merged)
-            }
+            single_or(merged, SigmaExpr::And)
         }
         SigmaExpr::Not(inner) => SigmaExpr::Not(Box::new(simplify(*inner))),
         item => item,
+    }
+}
+
+/// The one element, or the list under `wrap`.
+fn single_or(mut list: Vec<SigmaExpr>, wrap: fn(Vec<SigmaExpr>) -> SigmaExpr) -> SigmaExpr {
+    if list.len() == 1 {
+        list.remove(0)
+    } else {
+        wrap(list)
     }
 }
 
@@ -765,12 +820,12 @@ impl Renderer {
             SigmaExpr::And(children) => {
                 // Items on distinct keys share one selection map.
                 let mut items = Vec::new();
+                let mut keys = HashSet::new();
                 let mut rest = Vec::new();
                 for child in children {
                     match child {
-                        SigmaExpr::Item(item)
-                            if !items.iter().any(|i: &Item| i.key() == item.key()) =>
-                        {
+                        SigmaExpr::Item(item) if !keys.contains(&item.key()) => {
+                            keys.insert(item.key());
                             items.push(item)
                         }
                         other => rest.push(other),

@@ -8,7 +8,6 @@
 use serde_json::{Map, Value as Json};
 
 use crate::document::Rule;
-use crate::ir::fold::{visit_expr_children, Visit};
 use crate::ir::{Category, EventQuery, Expr, Literal, Value};
 
 /// Sigma's `logsource`.
@@ -76,29 +75,22 @@ fn required_values(condition: &Expr, field: &str) -> Option<Vec<String>> {
     })
 }
 
-/// Whether any field the condition reads starts with `prefix`.
-fn mentions(condition: &Expr, prefix: &str) -> bool {
-    struct Finder<'a> {
-        prefix: &'a str,
-        found: bool,
-    }
-    impl Visit for Finder<'_> {
-        fn visit_expr(&mut self, e: &Expr) {
-            visit_expr_children(self, e);
-        }
-        fn visit_value(&mut self, v: &Value) {
-            if let Value::Field(f) = v {
-                self.found |= f.name.starts_with(self.prefix);
-            }
-            crate::ir::fold::visit_value_children(self, v);
-        }
-    }
-    let mut finder = Finder {
-        prefix,
-        found: false,
+/// Whether a top-level conjunct positively tests a field starting with `prefix` (so every
+/// match has such a field): `dns.question.name : "x"`, `dns.question.name != null`.
+fn requires(condition: &Expr, prefix: &str) -> bool {
+    let conjuncts: &[Expr] = match condition {
+        Expr::And { operands } => operands,
+        other => std::slice::from_ref(other),
     };
-    finder.visit_expr(condition);
-    finder.found
+    let on_prefix = |v: &Value| matches!(v, Value::Field(f) if f.name.starts_with(prefix));
+    conjuncts.iter().any(|c| match c {
+        Expr::Compare(cmp) => on_prefix(&cmp.left),
+        Expr::In(set) => on_prefix(&set.value),
+        Expr::Like(like) => on_prefix(&like.value),
+        Expr::Regex(regex) => on_prefix(&regex.value),
+        Expr::Not { operand } => matches!(&**operand, Expr::IsNull { value } if on_prefix(value)),
+        _ => false,
+    })
 }
 
 fn only(values: Option<Vec<String>>) -> Option<String> {
@@ -124,16 +116,22 @@ fn category(event: &EventQuery) -> Option<String> {
     let condition = &event.condition;
     let types = required_values(condition, "event.type");
     let actions = required_values(condition, "event.action");
+    // A taxonomy category only where every match is such an event; else the EQL category.
     let sigma = match name.as_str() {
         "process" if all_in(&types, &["start", "process_started"]) => "process_creation",
         "process" if all_in(&types, &["end"]) => "process_termination",
-        "network" if mentions(condition, "dns.") || all_in(&actions, &["lookup_requested"]) => {
+        "network" if requires(condition, "dns.") || all_in(&actions, &["lookup_requested"]) => {
             "dns_query"
         }
-        "network" => "network_connection",
+        "network"
+            if all_in(&types, &["start", "connection"])
+                || all_in(&actions, &["connection_attempted"]) =>
+        {
+            "network_connection"
+        }
+        "file" if all_in(&types, &["creation"]) => "file_event",
         "file" if all_in(&types, &["deletion"]) => "file_delete",
         "file" if all_in(&actions, &["rename"]) => "file_rename",
-        "file" => "file_event",
         "registry" if all_in(&types, &["change"]) || all_in(&actions, &["modification"]) => {
             "registry_set"
         }

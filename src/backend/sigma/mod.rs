@@ -192,12 +192,15 @@ fn body(
         case_policy: options.case_policy,
         field_name: &field_name,
     };
-    // `process where true` still needs a selection: the event category itself.
-    let always = match &event.category {
-        ir::Category::Named(name) => Some(("event.category", name.as_str())),
+    let category_field = rule
+        .event_category_override
+        .as_deref()
+        .unwrap_or("event.category");
+    let category = match &event.category {
+        ir::Category::Named(name) => Some((category_field, name.as_str())),
         ir::Category::Any => None,
     };
-    let detection = builder.detection(&event.condition, always)?;
+    let detection = builder.detection(&event.condition, category)?;
     doc.insert("logsource".into(), logsource.to_json());
     doc.insert("detection".into(), detection.to_json());
     Ok(())
@@ -258,7 +261,11 @@ fn correlation(
             group_by.push(first.clone());
             continue;
         }
-        let alias = format!("key_{}", k + 1);
+        // An alias name no stage uses as a field, so it cannot hide one.
+        let mut alias = format!("key_{}", k + 1);
+        while stage_keys.iter().flatten().any(|name| *name == alias) {
+            alias.push('_');
+        }
         let mut per_rule = Map::new();
         for (name, keys) in names.iter().zip(&stage_keys) {
             per_rule.insert(name.clone(), json!(keys[k]));

@@ -81,13 +81,21 @@ fn pad(out: &mut String, indent: usize) {
     out.extend(std::iter::repeat_n(' ', indent));
 }
 
-/// Keys such as `process.args|re` stay plain; anything else is quoted.
+/// Words a YAML 1.1 reader (PyYAML, and so pySigma) takes for booleans or null.
+const YAML_1_1_WORDS: [&str; 23] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null",
+];
+
+/// Keys such as `process.args|re` stay plain; anything else (or a YAML 1.1 word) is quoted.
 fn key_text(key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '|' | '-'))
-        && !key.starts_with('-');
+    let mut chars = key.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '|' | '-'))
+        && !YAML_1_1_WORDS.contains(&key)
+        && !matches!(key, "Null" | "NULL");
     if plain {
         key.to_string()
     } else {
@@ -99,17 +107,37 @@ fn scalar(value: &Json) -> String {
     match value {
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
-        Json::Number(n) => n.to_string(),
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (None, Some(u), _) => u.to_string(),
+            // YAML 1.1 reads a float only with a `.` (and never `1e20`): Display never
+            // writes an exponent, and `.0` is added where it has no point.
+            (None, None, Some(f)) => {
+                let text = f.to_string();
+                if text.contains('.') || !f.is_finite() {
+                    text
+                } else {
+                    format!("{text}.0")
+                }
+            }
+            _ => n.to_string(),
+        },
         Json::String(s) => quote(s),
         Json::Array(_) => "[]".into(),
         Json::Object(_) => "{}".into(),
     }
 }
 
-/// Single quotes (only `'` needs escaping) for one-line text; double quotes with escapes for
-/// text with line breaks or control characters, which single quotes would fold.
+/// Whether YAML can hold `c` as it is inside single quotes (YAML's printable set, without
+/// line breaks, which single quotes would fold).
+fn single_quotable(c: char) -> bool {
+    matches!(c, '\t' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{2027}' | '\u{202A}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Single quotes (only `'` needs escaping) for plain text; double quotes with escapes for
+/// text with line breaks or characters YAML cannot carry raw.
 fn quote(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if text.chars().all(single_quotable) {
         return format!("'{}'", text.replace('\'', "''"));
     }
     let mut out = String::from("\"");
@@ -120,10 +148,13 @@ fn quote(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
+            c if single_quotable(c) => out.push(c),
+            c if (c as u32) <= 0xFFFF => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c => out.push(c),
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
         }
     }
     out.push('"');
@@ -141,6 +172,15 @@ mod tests {
         assert_eq!(
             document(&doc),
             "detection:\n    selection:\n        process.args|all:\n            - '-setremotelogin'\n            - 'on'\n        a: null\n    condition: 'selection'\n"
+        );
+    }
+
+    #[test]
+    fn keys_floats_and_line_separators_survive_yaml_1_1() {
+        let doc = json!({"on": 1.0e20, "a|re": 0.5, "b": "x\u{2028}y\u{FFFF}"});
+        assert_eq!(
+            document(&doc),
+            "'on': 100000000000000000000.0\na|re: 0.5\nb: \"x\\u2028y\\uffff\"\n"
         );
     }
 
