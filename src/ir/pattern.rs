@@ -69,10 +69,16 @@ impl Pattern {
 
     /// The pattern written back as EQL wildcard text.
     pub fn to_eql(&self) -> String {
+        self.render(|literal| literal.to_string())
+    }
+
+    /// The pattern as `*`/`?` wildcard text, each literal run written by `literal` (a target
+    /// that escapes `*`, `?` or `\\` does it there).
+    pub fn render(&self, literal: impl Fn(&str) -> String) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
-                PatternPart::Literal(s) => out.push_str(s),
+                PatternPart::Literal(s) => out.push_str(&literal(s)),
                 PatternPart::AnyString => out.push('*'),
                 PatternPart::AnyChar => out.push('?'),
             }

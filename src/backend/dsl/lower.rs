@@ -14,7 +14,7 @@ use super::query::{BoolQuery, Query};
 use crate::ir::fold::{visit_value_children, Visit};
 use crate::ir::{
     Call, Case, Category, Compare, CompareOp, EventQuery, Expr, Field, Function, InSet, Like,
-    Literal, Pattern, PatternPart, RegexMatch, Value,
+    Literal, Pattern, RegexMatch, Value,
 };
 use crate::schema::{FieldType, FieldTypes, MappedField, SchemaOrigin};
 
@@ -651,15 +651,7 @@ pub fn escape_wildcard(text: &str) -> String {
 
 /// An EQL wildcard pattern in `wildcard` query syntax (backslashes are literal in EQL).
 pub fn wildcard_pattern(pattern: &Pattern) -> String {
-    let mut out = String::new();
-    for part in &pattern.parts {
-        match part {
-            PatternPart::Literal(text) => out.push_str(&escape_wildcard(text)),
-            PatternPart::AnyString => out.push('*'),
-            PatternPart::AnyChar => out.push('?'),
-        }
-    }
-    out
+    pattern.render(escape_wildcard)
 }
 
 #[cfg(test)]

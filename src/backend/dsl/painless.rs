@@ -1709,19 +1709,27 @@ return "B:" + v;
                 name
             }
 
-            /// A value generated from `v` (no fields), printed with `show`.
-            fn value(&mut self, label: String, v: &Value, expected: String) {
+            /// Generated code for something without fields, and its parameters.
+            fn generate(
+                emit: impl FnOnce(&mut Generator<'_>) -> Result<String, Unsupported>,
+            ) -> (String, Map<String, Json>) {
                 let mut gen = Generator {
                     doc_field: &|f: &Field| f.name.clone(),
                     fields: Vec::new(),
                     values: Vec::new(),
                     helpers: [false; HELPER_COUNT],
                 };
-                let text = gen.value(v, 0).expect("supported");
+                let text = emit(&mut gen).expect("supported");
                 let mut params = Map::new();
                 for (i, value) in gen.values.into_iter().enumerate() {
                     params.insert(format!("v{i}"), value);
                 }
+                (text, params)
+            }
+
+            /// A value generated from `v` (no fields), printed with `show`.
+            fn value(&mut self, label: String, v: &Value, expected: String) {
+                let (text, params) = Self::generate(|gen| gen.value(v, 0));
                 let n = self.expected.len();
                 let method =
                     self.method("Object", "Map params", format!("return {};\n", code(&text)));
@@ -1732,17 +1740,7 @@ return "B:" + v;
 
             /// A condition generated from `e` (no fields): `true` when it holds.
             fn test(&mut self, label: String, e: &Expr, expected: bool) {
-                let mut gen = Generator {
-                    doc_field: &|f: &Field| f.name.clone(),
-                    fields: Vec::new(),
-                    values: Vec::new(),
-                    helpers: [false; HELPER_COUNT],
-                };
-                let text = gen.expr(e, 0).expect("supported");
-                let mut params = Map::new();
-                for (i, value) in gen.values.into_iter().enumerate() {
-                    params.insert(format!("v{i}"), value);
-                }
+                let (text, params) = Self::generate(|gen| gen.expr(e, 0));
                 let n = self.expected.len();
                 let method = self.method(
                     "boolean",

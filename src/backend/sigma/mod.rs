@@ -15,6 +15,9 @@ use crate::ir::{self, Field, QueryBody, Stage};
 pub use detection::{CasePolicy, Inexpressible};
 pub use fields::FieldMap;
 
+/// Title of a rule without a name (a bare query).
+const UNTITLED: &str = "EQL query";
+
 /// eqlc's namespace for deterministic (version 5) rule ids: the same rule id gives the same
 /// Sigma id on every run and machine.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0e_2a8c_6d41_4f7a_9b3e_1c2d_4e5f_6a7b);
@@ -122,7 +125,7 @@ fn uuid(seed: &str) -> String {
 /// title, id, status, description, references, author, dates, tags.
 fn metadata(rule: &Rule, base: &str, stage: Option<usize>) -> Map<String, Json> {
     let mut doc = Map::new();
-    let title = rule.name.clone().unwrap_or_else(|| "EQL query".to_string());
+    let title = rule.name.clone().unwrap_or_else(|| UNTITLED.to_string());
     match stage {
         None => {
             doc.insert("title".into(), json!(truncate(&title, 256)));
@@ -216,7 +219,7 @@ fn correlation(
     timespan: String,
     options: &SigmaOptions<'_>,
 ) -> Result<Vec<Map<String, Json>>, Inexpressible> {
-    let title = rule.name.clone().unwrap_or_else(|| "EQL query".to_string());
+    let title = rule.name.clone().unwrap_or_else(|| UNTITLED.to_string());
     let map = options.field_map;
     let mut stage_docs = Vec::new();
     let mut names = Vec::new();
