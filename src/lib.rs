@@ -8,6 +8,7 @@ pub mod backend;
 pub mod diagnostic;
 pub mod document;
 pub mod driver;
+pub mod eval;
 pub mod ir;
 pub mod schema;
 pub mod source;

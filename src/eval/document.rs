@@ -1,0 +1,137 @@
+//! Field access on events, as Elasticsearch resolves field names: a dotted name goes through
+//! nested objects and literal dotted keys alike, arrays contribute every element, and `null`
+//! or `[]` count as missing.
+
+use serde_json::Value as Json;
+
+/// One value of a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A whole number.
+    Integer(i64),
+    /// Any other number.
+    Float(f64),
+    /// A string.
+    Text(&'a str),
+}
+
+/// An event whose fields can be read by name.
+pub trait Document {
+    /// Every value of `field` (empty when it is missing or null).
+    fn values(&self, field: &str) -> Vec<FieldValue<'_>>;
+}
+
+/// A parsed JSON event.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonDocument<'a>(pub &'a Json);
+
+impl Document for JsonDocument<'_> {
+    fn values(&self, field: &str) -> Vec<FieldValue<'_>> {
+        let mut out = Vec::new();
+        collect(self.0, field, &mut out, 0);
+        out
+    }
+}
+
+/// Objects deeper than this are not searched: no real event nests so far, and it bounds the
+/// recursion on hostile input.
+const MAX_DEPTH: usize = 64;
+
+fn collect<'a>(value: &'a Json, path: &str, out: &mut Vec<FieldValue<'a>>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Json::Array(items) => {
+            for item in items {
+                collect(item, path, out, depth + 1);
+            }
+        }
+        Json::Object(map) if !path.is_empty() => {
+            // The whole remaining name as one key, then every shorter dotted prefix.
+            if let Some(v) = map.get(path) {
+                collect(v, "", out, depth + 1);
+            }
+            for (i, _) in path.match_indices('.') {
+                if let Some(v) = map.get(&path[..i]) {
+                    collect(v, &path[i + 1..], out, depth + 1);
+                }
+            }
+        }
+        Json::Object(_) => {}
+        leaf if path.is_empty() => {
+            if let Some(v) = scalar(leaf) {
+                out.push(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn scalar(value: &Json) -> Option<FieldValue<'_>> {
+    match value {
+        Json::Bool(b) => Some(FieldValue::Bool(*b)),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Some(FieldValue::Integer(i)),
+            None => n.as_f64().map(FieldValue::Float),
+        },
+        Json::String(s) => Some(FieldValue::Text(s)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_names_resolve_through_objects_and_dotted_keys() {
+        let event = json!({
+            "process": {"name": "cmd.exe", "args": ["/c", "whoami"], "parent": {"pid": 4}},
+            "file.path": "C:\\x",
+            "host": {"os.type": "windows"},
+            "dll": [{"name": "a.dll"}, {"name": "b.dll"}],
+            "user": {"name": null},
+            "tags": []
+        });
+        let doc = JsonDocument(&event);
+        assert_eq!(
+            doc.values("process.name"),
+            vec![FieldValue::Text("cmd.exe")]
+        );
+        assert_eq!(
+            doc.values("process.args"),
+            vec![FieldValue::Text("/c"), FieldValue::Text("whoami")]
+        );
+        assert_eq!(
+            doc.values("process.parent.pid"),
+            vec![FieldValue::Integer(4)]
+        );
+        assert_eq!(doc.values("file.path"), vec![FieldValue::Text("C:\\x")]);
+        assert_eq!(
+            doc.values("host.os.type"),
+            vec![FieldValue::Text("windows")]
+        );
+        assert_eq!(
+            doc.values("dll.name"),
+            vec![FieldValue::Text("a.dll"), FieldValue::Text("b.dll")]
+        );
+        assert!(doc.values("user.name").is_empty());
+        assert!(doc.values("tags").is_empty());
+        assert!(doc.values("process").is_empty(), "an object is not a value");
+        assert!(doc.values("nope.nothing").is_empty());
+    }
+
+    #[test]
+    fn hostile_depth_is_bounded() {
+        let mut event = json!("leaf");
+        for _ in 0..1000 {
+            event = json!({ "a": event });
+        }
+        let path = vec!["a"; 1000].join(".");
+        assert!(JsonDocument(&event).values(&path).is_empty());
+    }
+}

@@ -1,0 +1,10 @@
+//! The native evaluator: EQL rules run over JSON events with Elasticsearch's semantics.
+//!
+//! Building blocks so far: field access on events ([`document`]) and compiled wildcard
+//! patterns ([`wildcard`]).
+
+pub mod document;
+pub mod wildcard;
+
+pub use document::{Document, FieldValue, JsonDocument};
+pub use wildcard::Wildcard;
