@@ -215,7 +215,7 @@ mod tests {
             Some((c, rest)) => match text.split_first() {
                 Some((t, tail)) => {
                     let same = if insensitive {
-                        t.to_ascii_lowercase() == c.to_ascii_lowercase()
+                        t.eq_ignore_ascii_case(c)
                     } else {
                         t == c
                     };
