@@ -3,6 +3,7 @@
 //! Building blocks so far: field access on events ([`document`]) and compiled wildcard
 //! patterns ([`wildcard`]).
 
+pub mod condition;
 pub mod document;
 pub mod wildcard;
 

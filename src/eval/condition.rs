@@ -1,0 +1,639 @@
+//! Conditions compiled for evaluation over events, with Elasticsearch's semantics.
+//!
+//! What Elasticsearch answers with a term-level query is tested value by value: a field
+//! condition holds when some value of the field satisfies it, a missing field satisfies
+//! nothing, and `not` is plain negation (so `!=` holds where the field is missing, as
+//! `bool.must_not` does). What it answers with a script (functions on fields, arithmetic,
+//! comparisons of two fields) is computed in three-valued logic over every combination of the
+//! fields' values, and its negation stays null where a field is missing.
+
+use std::cmp::Ordering;
+
+use ipnet::IpNet;
+
+use super::document::{Document, FieldValue};
+use super::wildcard::Wildcard;
+use crate::ir::functions::fold;
+use crate::ir::{
+    ArithOp, Call, Case, Compare, CompareOp, Expr, Field, Function, Literal, Pattern, PatternPart,
+    Value,
+};
+
+/// A condition ready to run.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// Always the given answer.
+    Constant(bool),
+    /// Every operand holds.
+    All(Vec<Condition>),
+    /// Some operand holds.
+    Any(Vec<Condition>),
+    /// The operand does not hold (a missing field included).
+    Not(Box<Condition>),
+    /// Some value of the field passes the test.
+    Field {
+        /// The field.
+        field: String,
+        /// The test.
+        test: FieldTest,
+    },
+    /// The field has no value.
+    Missing(String),
+    /// A computed condition, true when it is true for some combination of field values.
+    Computed(Box<Expr>),
+}
+
+/// A test of one field value.
+#[derive(Debug, Clone)]
+pub enum FieldTest {
+    /// Compare with a constant.
+    Compare(CompareOp, Literal, Case),
+    /// Equal to one of the constants.
+    OneOf(Vec<Literal>, Case),
+    /// Matches one of the wildcard patterns.
+    Like(Vec<Wildcard>),
+    /// Matches one of the regular expressions (whole value).
+    Regex(Vec<regex::Regex>),
+    /// An address inside one of the networks.
+    Cidr(Vec<IpNet>),
+    /// The boolean `true`.
+    IsTrue,
+}
+
+/// A construct the evaluator cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError(pub String);
+
+/// Compile an IR condition.
+pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
+    Ok(match expr {
+        Expr::Bool { value } => Condition::Constant(*value),
+        Expr::And { operands } => {
+            Condition::All(operands.iter().map(compile).collect::<Result<_, _>>()?)
+        }
+        Expr::Or { operands } => {
+            Condition::Any(operands.iter().map(compile).collect::<Result<_, _>>()?)
+        }
+        Expr::Not { operand } => match compile(operand)? {
+            // Elasticsearch negates a script inside the script: null stays null.
+            Condition::Computed(_) => Condition::Computed(Box::new(expr.clone())),
+            _ if compares_with_null(operand) => Condition::Computed(Box::new(expr.clone())),
+            inner => Condition::Not(Box::new(inner)),
+        },
+        Expr::IsNull {
+            value: Value::Field(f),
+        } => Condition::Missing(f.name.clone()),
+        Expr::Compare(c) => compile_compare(expr, c)?,
+        Expr::In(set) => match &set.value {
+            Value::Field(f) => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
+            _ => Condition::Computed(Box::new(expr.clone())),
+        },
+        Expr::Like(like) => match &like.value {
+            Value::Field(f) => field(
+                f,
+                FieldTest::Like(
+                    like.patterns
+                        .iter()
+                        .map(|p| Wildcard::new(p, like.case))
+                        .collect(),
+                ),
+            ),
+            _ => Condition::Computed(Box::new(expr.clone())),
+        },
+        Expr::Regex(regex) => match &regex.value {
+            Value::Field(f) => field(
+                f,
+                FieldTest::Regex(compile_regexes(&regex.patterns, regex.case)?),
+            ),
+            _ => {
+                // Checked now so that evaluation cannot meet a bad pattern.
+                compile_regexes(&regex.patterns, regex.case)?;
+                Condition::Computed(Box::new(expr.clone()))
+            }
+        },
+        Expr::Test {
+            value: Value::Field(f),
+        } => field(f, FieldTest::IsTrue),
+        Expr::Test {
+            value: Value::Call(call),
+        } => match function_test(call)? {
+            Some(c) => c,
+            None => Condition::Computed(Box::new(expr.clone())),
+        },
+        _ => Condition::Computed(Box::new(expr.clone())),
+    })
+}
+
+fn field(f: &Field, test: FieldTest) -> Condition {
+    Condition::Field {
+        field: f.name.clone(),
+        test,
+    }
+}
+
+fn compile_compare(expr: &Expr, c: &Compare) -> Result<Condition, CompileError> {
+    if c.right.as_literal() == Some(&Literal::Null) {
+        // A comparison with null is null: never true.
+        return Ok(Condition::Constant(false));
+    }
+    if let (Value::Call(call), Some(Literal::Bool(b)), CompareOp::Eq) =
+        (&c.left, c.right.as_literal(), c.op)
+    {
+        if call.function.returns_boolean() {
+            if let Some(test) = function_test(call)? {
+                return Ok(if *b {
+                    test
+                } else {
+                    Condition::Not(Box::new(test))
+                });
+            }
+        }
+    }
+    Ok(match (&c.left, c.right.as_literal()) {
+        (Value::Field(f), Some(literal)) => {
+            field(f, FieldTest::Compare(c.op, literal.clone(), c.case))
+        }
+        _ => Condition::Computed(Box::new(expr.clone())),
+    })
+}
+
+/// A boolean function of a field and constants, as the query Elasticsearch uses for it.
+fn function_test(call: &Call) -> Result<Option<Condition>, CompileError> {
+    let Some(Value::Field(f)) = call.args.first() else {
+        return Ok(None);
+    };
+    let strings: Option<Vec<&String>> = call.args[1..]
+        .iter()
+        .map(|a| match a.as_literal() {
+            Some(Literal::String(s)) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let Some(strings) = strings else {
+        return Ok(None);
+    };
+    let wildcard = |parts: Vec<PatternPart>| {
+        field(
+            f,
+            FieldTest::Like(vec![Wildcard::new(&Pattern { parts }, call.case)]),
+        )
+    };
+    let needle =
+        || PatternPart::Literal(strings.first().map(|s| s.to_string()).unwrap_or_default());
+    Ok(Some(match call.function {
+        Function::CidrMatch => {
+            let nets = strings
+                .iter()
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .map_err(|_| CompileError(format!("`{s}` is not a CIDR block")))
+                })
+                .collect::<Result<_, _>>()?;
+            field(f, FieldTest::Cidr(nets))
+        }
+        Function::StartsWith => wildcard(vec![needle(), PatternPart::AnyString]),
+        Function::EndsWith => wildcard(vec![PatternPart::AnyString, needle()]),
+        Function::StringContains => wildcard(vec![
+            PatternPart::AnyString,
+            needle(),
+            PatternPart::AnyString,
+        ]),
+        _ => return Ok(None),
+    }))
+}
+
+fn compile_regexes(patterns: &[String], case: Case) -> Result<Vec<regex::Regex>, CompileError> {
+    patterns
+        .iter()
+        .map(|p| {
+            // Whole-value matching; `.` matches line breaks, as in Lucene.
+            regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .dot_matches_new_line(true)
+                .case_insensitive(case == Case::Insensitive)
+                .size_limit(1 << 22)
+                .build()
+                .map_err(|e| CompileError(format!("regular expression `{p}`: {e}")))
+        })
+        .collect()
+}
+
+fn compares_with_null(expr: &Expr) -> bool {
+    match expr {
+        Expr::Compare(c) => c.right.as_literal() == Some(&Literal::Null),
+        Expr::And { operands } | Expr::Or { operands } => operands.iter().any(compares_with_null),
+        Expr::Not { operand } => compares_with_null(operand),
+        _ => false,
+    }
+}
+
+impl Condition {
+    /// Whether the event matches.
+    pub fn matches(&self, doc: &dyn Document) -> bool {
+        match self {
+            Condition::Constant(b) => *b,
+            Condition::All(cs) => cs.iter().all(|c| c.matches(doc)),
+            Condition::Any(cs) => cs.iter().any(|c| c.matches(doc)),
+            Condition::Not(c) => !c.matches(doc),
+            Condition::Missing(f) => doc.values(f).is_empty(),
+            Condition::Field { field, test } => doc.values(field).iter().any(|v| test.holds(v)),
+            Condition::Computed(expr) => computed(expr, doc),
+        }
+    }
+}
+
+impl FieldTest {
+    fn holds(&self, value: &FieldValue<'_>) -> bool {
+        match self {
+            FieldTest::Compare(op, literal, case) => {
+                compare(value, literal, *case).is_some_and(|ordering| op_holds(*op, ordering))
+            }
+            FieldTest::OneOf(literals, case) => literals
+                .iter()
+                .any(|l| compare(value, l, *case) == Some(Ordering::Equal)),
+            FieldTest::Like(wildcards) => {
+                let text = text_of(value);
+                wildcards.iter().any(|w| w.matches(&text))
+            }
+            FieldTest::Regex(regexes) => {
+                let text = text_of(value);
+                regexes.iter().any(|r| r.is_match(&text))
+            }
+            FieldTest::Cidr(nets) => match value {
+                FieldValue::Text(s) => s
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                _ => false,
+            },
+            FieldTest::IsTrue => matches!(value, FieldValue::Bool(true)),
+        }
+    }
+}
+
+fn op_holds(op: CompareOp, ordering: Ordering) -> bool {
+    match op {
+        CompareOp::Eq => ordering == Ordering::Equal,
+        CompareOp::Lt => ordering == Ordering::Less,
+        CompareOp::Le => ordering != Ordering::Greater,
+        CompareOp::Gt => ordering == Ordering::Greater,
+        CompareOp::Ge => ordering != Ordering::Less,
+    }
+}
+
+/// A value as the text a keyword field would index.
+fn text_of<'a>(value: &FieldValue<'a>) -> std::borrow::Cow<'a, str> {
+    match value {
+        FieldValue::Text(s) => std::borrow::Cow::Borrowed(s),
+        FieldValue::Integer(i) => std::borrow::Cow::Owned(i.to_string()),
+        FieldValue::Float(f) => std::borrow::Cow::Owned(f.to_string()),
+        FieldValue::Bool(b) => std::borrow::Cow::Owned(b.to_string()),
+    }
+}
+
+/// Order a field value against a constant as Elasticsearch's queries do: numbers as numbers
+/// (a numeric string constant against a number field is read as a number), strings by code
+/// point (a number constant against a string value is compared as its text), booleans with
+/// booleans or their text. `None` when they cannot be compared.
+fn compare(value: &FieldValue<'_>, literal: &Literal, case: Case) -> Option<Ordering> {
+    match (value, literal) {
+        (FieldValue::Integer(a), Literal::Integer(b)) => Some(a.cmp(b)),
+        (
+            FieldValue::Integer(_) | FieldValue::Float(_),
+            Literal::Integer(_) | Literal::Float(_),
+        ) => number(value)?.partial_cmp(&literal_number(literal)?),
+        (FieldValue::Integer(_) | FieldValue::Float(_), Literal::String(s)) => {
+            number(value)?.partial_cmp(&s.trim().parse::<f64>().ok()?)
+        }
+        (FieldValue::Text(s), Literal::String(t)) => Some(text_cmp(s, t, case)),
+        (FieldValue::Text(s), Literal::Integer(i)) => Some(text_cmp(s, &i.to_string(), case)),
+        (FieldValue::Text(s), Literal::Bool(b)) => Some(text_cmp(s, &b.to_string(), case)),
+        (FieldValue::Bool(a), Literal::Bool(b)) => Some(a.cmp(b)),
+        (FieldValue::Bool(a), Literal::String(s)) => match s.as_str() {
+            "true" => Some(a.cmp(&true)),
+            "false" => Some(a.cmp(&false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn text_cmp(a: &str, b: &str, case: Case) -> Ordering {
+    match case {
+        Case::Sensitive => a.cmp(b),
+        Case::Insensitive => a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
+    }
+}
+
+fn number(value: &FieldValue<'_>) -> Option<f64> {
+    match value {
+        FieldValue::Integer(i) => Some(*i as f64),
+        FieldValue::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn literal_number(literal: &Literal) -> Option<f64> {
+    match literal {
+        Literal::Integer(i) => Some(*i as f64),
+        Literal::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// A computed condition: true if it is true for some combination of its fields' values.
+fn computed(expr: &Expr, doc: &dyn Document) -> bool {
+    let mut names = Vec::new();
+    fields_of_expr(expr, &mut names);
+    let columns: Vec<Vec<Literal>> = names
+        .iter()
+        .map(|name| {
+            let values: Vec<Literal> = doc.values(name).iter().map(to_literal).collect();
+            if values.is_empty() {
+                vec![Literal::Null]
+            } else {
+                values
+            }
+        })
+        .collect();
+    // Odometer over the combinations; a field without values contributes one null.
+    let mut index = vec![0usize; columns.len()];
+    loop {
+        let binding = |name: &str| -> Literal {
+            names
+                .iter()
+                .position(|n| n == name)
+                .map(|i| columns[i][index[i]].clone())
+                .unwrap_or(Literal::Null)
+        };
+        if truth(expr, &binding) == Some(true) {
+            return true;
+        }
+        let mut i = 0;
+        loop {
+            if i == index.len() {
+                return false;
+            }
+            index[i] += 1;
+            if index[i] < columns[i].len() {
+                break;
+            }
+            index[i] = 0;
+            i += 1;
+        }
+    }
+}
+
+fn to_literal(value: &FieldValue<'_>) -> Literal {
+    match value {
+        FieldValue::Bool(b) => Literal::Bool(*b),
+        FieldValue::Integer(i) => Literal::Integer(*i),
+        FieldValue::Float(f) => Literal::Float(*f),
+        FieldValue::Text(s) => Literal::String(s.to_string()),
+    }
+}
+
+fn fields_of_expr(expr: &Expr, out: &mut Vec<String>) {
+    struct Collector<'a>(&'a mut Vec<String>);
+    impl crate::ir::fold::Visit for Collector<'_> {
+        fn visit_value(&mut self, v: &Value) {
+            if let Value::Field(f) = v {
+                if !self.0.contains(&f.name) {
+                    self.0.push(f.name.clone());
+                }
+            }
+            crate::ir::fold::visit_value_children(self, v);
+        }
+    }
+    crate::ir::fold::Visit::visit_expr(&mut Collector(out), expr);
+}
+
+/// Three-valued truth of a condition under a binding of fields to single values.
+fn truth(expr: &Expr, binding: &dyn Fn(&str) -> Literal) -> Option<bool> {
+    match expr {
+        Expr::Bool { value } => Some(*value),
+        Expr::And { operands } => {
+            let mut unknown = false;
+            for o in operands {
+                match truth(o, binding) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        Expr::Or { operands } => {
+            let mut unknown = false;
+            for o in operands {
+                match truth(o, binding) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(false)
+            }
+        }
+        Expr::Not { operand } => truth(operand, binding).map(|b| !b),
+        Expr::Compare(c) => {
+            let (a, b) = (value(&c.left, binding), value(&c.right, binding));
+            literal_cmp(&a, &b, c.case).map(|o| op_holds(c.op, o))
+        }
+        Expr::IsNull { value: v } => Some(value(v, binding) == Literal::Null),
+        Expr::In(set) => {
+            let v = value(&set.value, binding);
+            if v == Literal::Null {
+                return None;
+            }
+            Some(
+                set.values
+                    .iter()
+                    .any(|l| literal_cmp(&v, l, set.case) == Some(Ordering::Equal)),
+            )
+        }
+        Expr::Like(like) => match value(&like.value, binding) {
+            Literal::Null => None,
+            Literal::String(s) => Some(
+                like.patterns
+                    .iter()
+                    .any(|p| Wildcard::new(p, like.case).matches(&s)),
+            ),
+            _ => None,
+        },
+        Expr::Regex(regex) => match value(&regex.value, binding) {
+            Literal::String(s) => compile_regexes(&regex.patterns, regex.case)
+                .ok()
+                .map(|rs| rs.iter().any(|r| r.is_match(&s))),
+            _ => None,
+        },
+        Expr::Test { value: v } => match value(v, binding) {
+            Literal::Bool(b) => Some(b),
+            _ => None,
+        },
+    }
+}
+
+fn literal_cmp(a: &Literal, b: &Literal, case: Case) -> Option<Ordering> {
+    match (a, b) {
+        (Literal::Null, _) | (_, Literal::Null) => None,
+        (Literal::Integer(x), Literal::Integer(y)) => Some(x.cmp(y)),
+        (Literal::String(x), Literal::String(y)) => Some(text_cmp(x, y, case)),
+        (Literal::Bool(x), Literal::Bool(y)) => Some(x.cmp(y)),
+        (x, y) => literal_number(x)?.partial_cmp(&literal_number(y)?),
+    }
+}
+
+/// A value under a binding; errors (type mismatches, overflow, division by zero) are null.
+fn value(v: &Value, binding: &dyn Fn(&str) -> Literal) -> Literal {
+    match v {
+        Value::Field(f) => binding(&f.name),
+        Value::Literal { literal } => literal.clone(),
+        Value::Negate { operand } => match value(operand, binding) {
+            Literal::Integer(i) => i.checked_neg().map_or(Literal::Null, Literal::Integer),
+            Literal::Float(f) => Literal::Float(-f),
+            _ => Literal::Null,
+        },
+        Value::Arithmetic { op, left, right } => {
+            arithmetic(*op, &value(left, binding), &value(right, binding))
+        }
+        Value::Condition { condition } => match truth(condition, binding) {
+            Some(b) => Literal::Bool(b),
+            None => Literal::Null,
+        },
+        Value::Call(call) => {
+            let args: Vec<Literal> = call.args.iter().map(|a| value(a, binding)).collect();
+            let arith = match call.function {
+                Function::Add => Some(ArithOp::Add),
+                Function::Subtract => Some(ArithOp::Sub),
+                Function::Multiply => Some(ArithOp::Mul),
+                Function::Divide => Some(ArithOp::Div),
+                Function::Modulo => Some(ArithOp::Mod),
+                _ => None,
+            };
+            if let (Some(op), [a, b]) = (arith, args.as_slice()) {
+                return arithmetic(op, a, b);
+            }
+            if call.function == Function::CidrMatch {
+                return cidr_match(&args);
+            }
+            match fold(call.function, &args, call.case) {
+                Ok(Some(result)) => result,
+                _ => Literal::Null,
+            }
+        }
+    }
+}
+
+fn cidr_match(args: &[Literal]) -> Literal {
+    let Some(Literal::String(address)) = args.first() else {
+        return Literal::Null;
+    };
+    let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+        return Literal::Null;
+    };
+    let hit = args[1..].iter().any(|a| match a {
+        Literal::String(c) => c.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)),
+        _ => false,
+    });
+    Literal::Bool(hit)
+}
+
+fn arithmetic(op: ArithOp, a: &Literal, b: &Literal) -> Literal {
+    match (a, b) {
+        (Literal::Integer(x), Literal::Integer(y)) => {
+            let result = match op {
+                ArithOp::Add => x.checked_add(*y),
+                ArithOp::Sub => x.checked_sub(*y),
+                ArithOp::Mul => x.checked_mul(*y),
+                ArithOp::Div => x.checked_div(*y),
+                ArithOp::Mod => x.checked_rem(*y),
+            };
+            result.map_or(Literal::Null, Literal::Integer)
+        }
+        (x, y) => match (literal_number(x), literal_number(y)) {
+            (Some(x), Some(y)) => {
+                let r = match op {
+                    ArithOp::Add => x + y,
+                    ArithOp::Sub => x - y,
+                    ArithOp::Mul => x * y,
+                    ArithOp::Div => x / y,
+                    ArithOp::Mod => x % y,
+                };
+                if r.is_finite() {
+                    Literal::Float(r)
+                } else {
+                    Literal::Null
+                }
+            }
+            _ => Literal::Null,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::compile_query;
+    use crate::eval::JsonDocument;
+    use crate::ir::QueryBody;
+    use serde_json::json;
+
+    fn holds(condition: &str, event: serde_json::Value) -> bool {
+        let query = compile_query(&format!("any where {condition}")).expect("compiles");
+        let QueryBody::Event(e) = query.body else {
+            panic!("event query")
+        };
+        compile(&e.condition)
+            .expect("compiles")
+            .matches(&JsonDocument(&event))
+    }
+
+    #[test]
+    fn elasticsearch_null_and_negation_rules() {
+        let ev = json!({"a": "x"});
+        assert!(
+            holds(r#"b != "y""#, ev.clone()),
+            "!= holds where the field is missing"
+        );
+        assert!(!holds(r#"b == "y""#, ev.clone()));
+        assert!(holds("b == null", ev.clone()));
+        assert!(!holds("length(b) > 0", ev.clone()));
+        assert!(
+            !holds("not length(b) > 0", ev.clone()),
+            "a scripted negation stays null"
+        );
+        assert!(!holds("a < null", ev.clone()));
+        assert!(!holds("not a < null", ev));
+    }
+
+    #[test]
+    fn case_arrays_numbers_and_cidrs() {
+        let ev =
+            json!({"p": {"name": "CMD.EXE", "args": ["/c", "whoami"], "pid": 4}, "ip": "10.1.2.3"});
+        assert!(holds(r#"p.name : "cmd.exe""#, ev.clone()));
+        assert!(!holds(r#"p.name == "cmd.exe""#, ev.clone()));
+        assert!(holds(r#"p.args == "whoami""#, ev.clone()), "any element");
+        assert!(holds(
+            r#"p.args == "/c" and p.args == "whoami""#,
+            ev.clone()
+        ));
+        assert!(holds("p.pid >= 4 and p.pid < 5", ev.clone()));
+        assert!(
+            holds(r#"p.pid == "4""#, ev.clone()),
+            "a numeric string against a number"
+        );
+        assert!(holds(r#"cidrMatch(ip, "10.0.0.0/8")"#, ev.clone()));
+        assert!(!holds(r#"cidrMatch(ip, "192.168.0.0/16")"#, ev.clone()));
+        assert!(holds(r#"length(p.name) == 7"#, ev.clone()));
+        assert!(holds(r#"p.name regex~ "cmd\\..*""#, ev));
+    }
+}
