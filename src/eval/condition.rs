@@ -301,7 +301,9 @@ fn compare(value: &FieldValue<'_>, literal: &Literal, case: Case) -> Option<Orde
             Literal::Integer(_) | Literal::Float(_),
         ) => number(value)?.partial_cmp(&literal_number(literal)?),
         (FieldValue::Integer(_) | FieldValue::Float(_), Literal::String(s)) => {
-            number(value)?.partial_cmp(&s.trim().parse::<f64>().ok()?)
+            // A number field against text: a number, or a date against epoch milliseconds.
+            let bound = s.trim().parse::<f64>().ok().or_else(|| date_millis(s))?;
+            number(value)?.partial_cmp(&bound)
         }
         (FieldValue::Text(s), Literal::String(t)) => Some(text_cmp(s, t, case)),
         (FieldValue::Text(s), Literal::Integer(i)) => Some(text_cmp(s, &i.to_string(), case)),
@@ -314,6 +316,23 @@ fn compare(value: &FieldValue<'_>, literal: &Literal, case: Case) -> Option<Orde
         },
         _ => None,
     }
+}
+
+/// An ISO-8601 date or date-time (UTC unless it says otherwise) as epoch milliseconds.
+fn date_millis(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Some(ts.as_millisecond() as f64);
+    }
+    let civil = text
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| {
+            text.parse::<jiff::civil::Date>()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        })
+        .ok()?;
+    let ts = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(ts.as_millisecond() as f64)
 }
 
 fn text_cmp(a: &str, b: &str, case: Case) -> Ordering {
@@ -635,5 +654,8 @@ mod tests {
         assert!(!holds(r#"cidrMatch(ip, "192.168.0.0/16")"#, ev.clone()));
         assert!(holds(r#"length(p.name) == 7"#, ev.clone()));
         assert!(holds(r#"p.name regex~ "cmd\\..*""#, ev));
+        let ev = json!({"@timestamp": 1504126052000_i64});
+        assert!(holds(r#"@timestamp == "2017-08-30T20:47:32Z""#, ev.clone()));
+        assert!(holds(r#"@timestamp < "2017-08-31""#, ev));
     }
 }
