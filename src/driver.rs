@@ -554,6 +554,24 @@ fn canonical_eql(query: &Query) -> Result<String, Diagnostic> {
     Ok(printed)
 }
 
+/// The rules of a batch ready to evaluate, and for each that is not, its path and why.
+pub fn evaluable_rules(
+    reports: &[RuleReport],
+) -> (Vec<crate::eval::run::CompiledRule>, Vec<(String, String)>) {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for report in reports {
+        let (Some(rule), Some(query)) = (&report.rule, &report.query) else {
+            continue;
+        };
+        match crate::eval::run::compile_rule(&report.path, rule, query) {
+            Ok(compiled) => rules.push(compiled),
+            Err(e) => problems.push((report.path.clone(), e.0)),
+        }
+    }
+    (rules, problems)
+}
+
 /// Process a whole batch with default options, unreadable inputs included.
 pub fn run_batch(inputs: &[InputSpec], targets: &[Target], keep_outputs: bool) -> Vec<RuleReport> {
     run_batch_with(inputs, targets, keep_outputs, &Options::default())

@@ -104,6 +104,34 @@ enum Command {
         #[command(flatten)]
         sigma: SigmaArgs,
     },
+    /// Run rules over NDJSON events with Elasticsearch's semantics (single-event rules).
+    #[command(
+        after_help = "Examples:\n  eqlc eval rules/ --events events.ndjson\n  eqlc eval --query 'process where process.name : \"cmd.exe\"' --events - --format ids --id-field event.id"
+    )]
+    Eval {
+        #[command(flatten)]
+        input: InputArgs,
+        /// NDJSON events, one JSON object a line; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        events: String,
+        /// How alerts are printed.
+        #[arg(long, value_enum, default_value_t = AlertFormat::Json)]
+        format: AlertFormat,
+        /// The field `--format ids` prints.
+        #[arg(long, value_name = "FIELD", default_value = "serial_event_id")]
+        id_field: String,
+        /// The event category field (an array in ECS).
+        #[arg(long, value_name = "FIELD", default_value = "event.category")]
+        category_field: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AlertFormat {
+    /// One JSON object per alert: `{"rule_id", "name", "events": [...]}`.
+    Json,
+    /// One line per alert: the matched events' `--id-field` values joined by commas.
+    Ids,
 }
 
 #[derive(Args)]
@@ -209,7 +237,8 @@ fn main() -> ExitCode {
     let input = match &cli.command {
         Command::Parse { input, .. }
         | Command::Check { input, .. }
-        | Command::Convert { input, .. } => input,
+        | Command::Convert { input, .. }
+        | Command::Eval { input, .. } => input,
     };
     let specs = input.specs();
     let missing = driver::missing_paths(&specs);
@@ -221,7 +250,7 @@ fn main() -> ExitCode {
     }
     let mapping = match &cli.command {
         Command::Check { types, .. } | Command::Convert { types, .. } => types.load(),
-        Command::Parse { .. } => Ok(None),
+        Command::Parse { .. } | Command::Eval { .. } => Ok(None),
     };
     let mapping = match mapping {
         Ok(m) => m,
@@ -232,7 +261,7 @@ fn main() -> ExitCode {
     };
     let sigma_args = match &cli.command {
         Command::Check { sigma, .. } | Command::Convert { sigma, .. } => Some(sigma),
-        Command::Parse { .. } => None,
+        Command::Parse { .. } | Command::Eval { .. } => None,
     };
     let field_map_file = match sigma_args.map(SigmaArgs::load).transpose() {
         Ok(m) => m.flatten(),
@@ -275,6 +304,13 @@ fn main() -> ExitCode {
             options.pretty = pretty;
             convert(&specs, target, out, color, &options)
         }
+        Command::Eval {
+            events,
+            format,
+            id_field,
+            category_field,
+            ..
+        } => evaluate(&specs, &events, format, &id_field, category_field, color),
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -438,6 +474,62 @@ fn convert(
         }
     }
     Ok(report_failures(&reports, color) | collided)
+}
+
+fn evaluate(
+    specs: &[InputSpec],
+    events: &str,
+    format: AlertFormat,
+    id_field: &str,
+    category_field: String,
+    color: bool,
+) -> std::io::Result<bool> {
+    use eqlc::eval::run::{alert_ids, alert_json, run, EventFields};
+    let reports = driver::run_batch(specs, &[Target::Eql], false);
+    let mut failed = report_failures(&reports, color);
+    let (rules, problems) = driver::evaluable_rules(&reports);
+    for (path, why) in &problems {
+        eprintln!("{path}: error: cannot evaluate: {why}");
+        failed = true;
+    }
+    let input: Box<dyn std::io::BufRead> = if events == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(events)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {events}: {e}")))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let fields = EventFields {
+        category: category_field,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let started = std::time::Instant::now();
+    let summary = run(
+        &rules,
+        &fields,
+        input,
+        |alert| match format {
+            AlertFormat::Json => writeln!(out, "{}", alert_json(&rules[alert.rule], &alert)),
+            AlertFormat::Ids => writeln!(out, "{}", alert_ids(&alert, id_field)),
+        },
+        |warning| eprintln!("{events}: warning: {warning}"),
+    )?;
+    out.flush()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let total: u64 = summary.alerts.iter().sum();
+    eprintln!(
+        "{} events, {} rules, {total} alerts in {seconds:.2} s ({:.0} events/s)",
+        summary.events,
+        rules.len(),
+        summary.events as f64 / seconds.max(1e-9)
+    );
+    for (rule, count) in rules.iter().zip(&summary.alerts) {
+        if *count > 0 {
+            let name = rule.name.as_deref().unwrap_or(&rule.path);
+            eprintln!("  {count:>8}  {name}");
+        }
+    }
+    Ok(failed || summary.bad_lines > 0)
 }
 
 /// Print one rule's EQL; with several rules, each is headed by a `// path` comment (valid EQL)

@@ -247,6 +247,52 @@ fn convert_sigma_with_a_field_mapping_file() {
 }
 
 #[test]
+fn eval_prints_alerts_and_a_summary() {
+    let dir = temp_dir("eval");
+    let events = dir.join("events.ndjson");
+    std::fs::write(
+        &events,
+        "{\"event\": {\"category\": \"process\"}, \"process\": {\"name\": \"CMD.exe\"}, \"id\": 7}\n\
+         {\"event\": {\"category\": \"process\"}, \"process\": {\"name\": \"x\"}, \"id\": 8}\n",
+    )
+    .expect("write");
+    let events = events.to_string_lossy().into_owned();
+    let query = "process where process.name : \"cmd.exe\"";
+    let o = eqlc(&[
+        "eval",
+        "--query",
+        query,
+        "--events",
+        &events,
+        "--format",
+        "ids",
+        "--id-field",
+        "id",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "7\n");
+    assert!(
+        stderr(&o).contains("2 events, 1 rules, 1 alerts"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eqlc(&["eval", "--query", query, "--events", &events]);
+    let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json alert");
+    assert_eq!(alert["events"][0]["id"], 7);
+    // Sequences are not evaluated yet: said, with exit 1.
+    let o = eqlc(&[
+        "eval",
+        "--query",
+        "sequence by h [process where true] [file where true]",
+        "--events",
+        &events,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not evaluated yet"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn convert_out_mirrors_the_input_tree() {
     let dir = temp_dir("mirror");
     let nested = dir.join("windows").join("persistence");

@@ -5,6 +5,7 @@
 
 pub mod condition;
 pub mod document;
+pub mod run;
 pub mod wildcard;
 
 pub use document::{Document, FieldValue, JsonDocument};
