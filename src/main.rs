@@ -104,6 +104,13 @@ enum Command {
         #[command(flatten)]
         sigma: SigmaArgs,
     },
+    /// Run conformance suites (Elasticsearch's EQL QA format); exit 1 if any query fails.
+    #[command(after_help = "Example:\n  eqlc conformance ../shared/conformance/es-qa/suite.toml")]
+    Conformance {
+        /// `suite.toml` files.
+        #[arg(value_name = "SUITE", required = true)]
+        suites: Vec<PathBuf>,
+    },
     /// Run rules over NDJSON events with Elasticsearch's semantics (single-event rules).
     #[command(
         after_help = "Examples:\n  eqlc eval rules/ --events events.ndjson\n  eqlc eval --query 'process where process.name : \"cmd.exe\"' --events - --format ids --id-field event.id"
@@ -239,6 +246,7 @@ fn main() -> ExitCode {
         | Command::Check { input, .. }
         | Command::Convert { input, .. }
         | Command::Eval { input, .. } => input,
+        Command::Conformance { suites } => return conformance(suites),
     };
     let specs = input.specs();
     let missing = driver::missing_paths(&specs);
@@ -250,7 +258,7 @@ fn main() -> ExitCode {
     }
     let mapping = match &cli.command {
         Command::Check { types, .. } | Command::Convert { types, .. } => types.load(),
-        Command::Parse { .. } | Command::Eval { .. } => Ok(None),
+        _ => Ok(None),
     };
     let mapping = match mapping {
         Ok(m) => m,
@@ -261,7 +269,7 @@ fn main() -> ExitCode {
     };
     let sigma_args = match &cli.command {
         Command::Check { sigma, .. } | Command::Convert { sigma, .. } => Some(sigma),
-        Command::Parse { .. } | Command::Eval { .. } => None,
+        _ => None,
     };
     let field_map_file = match sigma_args.map(SigmaArgs::load).transpose() {
         Ok(m) => m.flatten(),
@@ -311,6 +319,7 @@ fn main() -> ExitCode {
             category_field,
             ..
         } => evaluate(&specs, &events, format, &id_field, category_field, color),
+        Command::Conformance { .. } => Ok(false),
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -474,6 +483,38 @@ fn convert(
         }
     }
     Ok(report_failures(&reports, color) | collided)
+}
+
+/// Run each suite, print every failing query, end with `N passed, N failed`.
+fn conformance(suites: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed) = (0, 0);
+    for suite in suites {
+        match eqlc::eval::conformance::run_suite(suite) {
+            Ok(result) => {
+                passed += result.passed.len();
+                failed += result.failed.len();
+                for f in &result.failed {
+                    let got = match &f.got {
+                        Ok(ids) => format!("{ids:?}"),
+                        Err(why) => format!("not run: {why}"),
+                    };
+                    println!(
+                        "FAIL {} / {}\n  query:    {}\n  expected: {}\n  got:      {got}",
+                        result.name,
+                        f.name,
+                        f.query.replace('\n', "\n            "),
+                        f.expected
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("eqlc: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    ExitCode::from(u8::from(failed > 0))
 }
 
 fn evaluate(

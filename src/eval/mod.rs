@@ -4,6 +4,7 @@
 //! patterns ([`wildcard`]).
 
 pub mod condition;
+pub mod conformance;
 pub mod document;
 pub mod run;
 pub mod wildcard;
