@@ -10,13 +10,16 @@ use serde_json::Value as Json;
 
 use super::condition::compile;
 use super::document::{Document, FieldValue, JsonDocument};
+use super::sequence::SequenceMatcher;
 use crate::driver::compile_query;
 use crate::ir::{Category, Pipe, QueryBody};
 
 #[derive(Debug, Deserialize)]
 struct SuiteFile {
     name: Option<String>,
-    data: String,
+    data: DataFiles,
+    /// The field whose values `expected_event_ids` lists (default: the tiebreaker).
+    id_field: Option<String>,
     queries: Vec<String>,
     #[serde(default = "default_timestamp")]
     timestamp_field: String,
@@ -25,6 +28,14 @@ struct SuiteFile {
     tiebreaker_field: Option<String>,
     #[serde(default = "default_size")]
     size: usize,
+}
+
+/// One data file or several (indices searched together).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DataFiles {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn default_timestamp() -> String {
@@ -113,15 +124,21 @@ pub fn run_suite(suite_toml: &Path) -> Result<SuiteResult, String> {
     };
     let suite: SuiteFile = toml::from_str(&read(suite_toml)?)
         .map_err(|e| format!("{}: {}", suite_toml.display(), e.message()))?;
-    let data_path: PathBuf = dir.join(&suite.data);
+    let files = match &suite.data {
+        DataFiles::One(f) => vec![f.clone()],
+        DataFiles::Many(fs) => fs.clone(),
+    };
     let mut events = Vec::new();
-    for (n, line) in read(&data_path)?.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    for file in files {
+        let data_path: PathBuf = dir.join(file);
+        for (n, line) in read(&data_path)?.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event: Json = serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: {e}", data_path.display(), n + 1))?;
+            events.push(event);
         }
-        let event: Json = serde_json::from_str(line)
-            .map_err(|e| format!("{}:{}: {e}", data_path.display(), n + 1))?;
-        events.push(event);
     }
     // Elasticsearch's order: timestamp, then tiebreaker, then arrival (a stable sort).
     let key = |e: &Json| {
@@ -138,7 +155,11 @@ pub fn run_suite(suite_toml: &Path) -> Result<SuiteResult, String> {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
 
-    let id_field = suite.tiebreaker_field.clone().unwrap_or_default();
+    let id_field = suite
+        .id_field
+        .clone()
+        .or_else(|| suite.tiebreaker_field.clone())
+        .unwrap_or_default();
     let mut result = SuiteResult {
         name: suite
             .name
@@ -188,8 +209,30 @@ fn run_query(
     id_field: &str,
 ) -> Result<Vec<i64>, String> {
     let query = compile_query(eql).map_err(|d| d.message)?;
+    let id_of = |doc: &JsonDocument<'_>| match doc.values(id_field).first() {
+        Some(FieldValue::Integer(i)) => *i,
+        _ => -1,
+    };
+    if let QueryBody::Sequence(sequence) = &query.body {
+        let mut matcher = SequenceMatcher::new(sequence).map_err(|e| e.0)?;
+        let mut found: Vec<Vec<usize>> = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let doc = JsonDocument(event);
+            let time = order_value(&doc, &suite.timestamp_field).unwrap_or(0.0);
+            found.extend(matcher.push(i, time, &doc, &suite.event_category_field));
+        }
+        // Results in the order they complete (their last event), as Elasticsearch returns them.
+        found.sort_by_key(|seq| (seq.last().copied(), seq.first().copied()));
+        apply_pipes(&mut found, &query.pipes);
+        found.truncate(suite.size);
+        return Ok(found
+            .iter()
+            .flatten()
+            .map(|&i| id_of(&JsonDocument(&events[i])))
+            .collect());
+    }
     let QueryBody::Event(event) = &query.body else {
-        return Err("sequences and samples are not evaluated yet".into());
+        return Err("samples are not evaluated yet".into());
     };
     let condition = compile(&event.condition).map_err(|e| e.0)?;
     let mut ids: Vec<i64> = events
@@ -203,21 +246,23 @@ fn run_query(
                 .any(|v| *v == FieldValue::Text(c)),
         })
         .filter(|doc| condition.matches(doc))
-        .map(|doc| match doc.values(id_field).first() {
-            Some(FieldValue::Integer(i)) => *i,
-            _ => -1,
-        })
+        .map(|doc| id_of(&doc))
         .collect();
-    for pipe in &query.pipes {
+    apply_pipes(&mut ids, &query.pipes);
+    ids.truncate(suite.size);
+    Ok(ids)
+}
+
+/// `| head N` keeps the first N results, `| tail N` the last N (still in order).
+fn apply_pipes<T>(results: &mut Vec<T>, pipes: &[Pipe]) {
+    for pipe in pipes {
         match *pipe {
-            Pipe::Head(n) => ids.truncate(usize::try_from(n).unwrap_or(usize::MAX)),
+            Pipe::Head(n) => results.truncate(usize::try_from(n).unwrap_or(usize::MAX)),
             Pipe::Tail(n) => {
                 let keep = usize::try_from(n).unwrap_or(usize::MAX);
-                let skip = ids.len().saturating_sub(keep);
-                ids.drain(..skip);
+                let skip = results.len().saturating_sub(keep);
+                results.drain(..skip);
             }
         }
     }
-    ids.truncate(suite.size);
-    Ok(ids)
 }
