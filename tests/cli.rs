@@ -293,6 +293,40 @@ fn eval_prints_alerts_and_a_summary() {
 }
 
 #[test]
+fn conformance_runs_suites_and_counts() {
+    let o = eqlc(&["conformance", "tests/suites/semantics/suite.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).ends_with("11 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    let dir = temp_dir("conformance");
+    for f in ["suite.toml", "events.ndjson"] {
+        std::fs::copy(Path::new("tests/suites/semantics").join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::write(
+        dir.join("queries.toml"),
+        "[[queries]]\nname = \"wrong\"\nquery = 'process where true'\nexpected_event_ids = [9]\n",
+    )
+    .expect("write");
+    let o = eqlc(&["conformance", &dir.join("suite.toml").to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("FAIL eqlc-semantics / wrong"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("expected: [9]"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).ends_with("0 passed, 1 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn convert_out_mirrors_the_input_tree() {
     let dir = temp_dir("mirror");
     let nested = dir.join("windows").join("persistence");
