@@ -111,7 +111,7 @@ enum Command {
         #[arg(value_name = "SUITE", required = true)]
         suites: Vec<PathBuf>,
     },
-    /// Run rules over NDJSON events with Elasticsearch's semantics (single-event rules).
+    /// Run rules over NDJSON events (in time order) with Elasticsearch's semantics.
     #[command(
         after_help = "Examples:\n  eqlc eval rules/ --events events.ndjson\n  eqlc eval --query 'process where process.name : \"cmd.exe\"' --events - --format ids --id-field event.id"
     )]
@@ -130,6 +130,9 @@ enum Command {
         /// The event category field (an array in ECS).
         #[arg(long, value_name = "FIELD", default_value = "event.category")]
         category_field: String,
+        /// The timestamp field (ISO-8601 or epoch milliseconds), for sequences' `maxspan`.
+        #[arg(long, value_name = "FIELD", default_value = "@timestamp")]
+        timestamp_field: String,
     },
 }
 
@@ -317,8 +320,15 @@ fn main() -> ExitCode {
             format,
             id_field,
             category_field,
+            timestamp_field,
             ..
-        } => evaluate(&specs, &events, format, &id_field, category_field, color),
+        } => {
+            let fields = eqlc::eval::run::EventFields {
+                category: category_field,
+                timestamp: timestamp_field,
+            };
+            evaluate(&specs, &events, format, &id_field, &fields, color)
+        }
         Command::Conformance { .. } => Ok(false),
     };
     match result {
@@ -522,13 +532,13 @@ fn evaluate(
     events: &str,
     format: AlertFormat,
     id_field: &str,
-    category_field: String,
+    fields: &eqlc::eval::run::EventFields,
     color: bool,
 ) -> std::io::Result<bool> {
-    use eqlc::eval::run::{alert_ids, alert_json, run, EventFields};
+    use eqlc::eval::run::{alert_ids, alert_json, run};
     let reports = driver::run_batch(specs, &[Target::Eql], false);
     let mut failed = report_failures(&reports, color);
-    let (rules, problems) = driver::evaluable_rules(&reports);
+    let (mut rules, problems) = driver::evaluable_rules(&reports);
     for (path, why) in &problems {
         eprintln!("{path}: error: cannot evaluate: {why}");
         failed = true;
@@ -540,17 +550,22 @@ fn evaluate(
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {events}: {e}")))?;
         Box::new(std::io::BufReader::new(file))
     };
-    let fields = EventFields {
-        category: category_field,
-    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let started = std::time::Instant::now();
+    // Alerts name their rule; the names are copied out because the run holds the rules.
+    let names: Vec<(Option<String>, Option<String>)> = rules
+        .iter()
+        .map(|r| (r.rule_id.clone(), r.name.clone()))
+        .collect();
     let summary = run(
-        &rules,
-        &fields,
+        &mut rules,
+        fields,
         input,
         |alert| match format {
-            AlertFormat::Json => writeln!(out, "{}", alert_json(&rules[alert.rule], &alert)),
+            AlertFormat::Json => {
+                let (rule_id, name) = &names[alert.rule];
+                writeln!(out, "{}", alert_json(rule_id, name, &alert))
+            }
             AlertFormat::Ids => writeln!(out, "{}", alert_ids(&alert, id_field)),
         },
         |warning| eprintln!("{events}: warning: {warning}"),

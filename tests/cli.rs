@@ -279,11 +279,11 @@ fn eval_prints_alerts_and_a_summary() {
     let o = eqlc(&["eval", "--query", query, "--events", &events]);
     let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json alert");
     assert_eq!(alert["events"][0]["id"], 7);
-    // Sequences are not evaluated yet: said, with exit 1.
+    // Samples are not evaluated yet: said, with exit 1.
     let o = eqlc(&[
         "eval",
         "--query",
-        "sequence by h [process where true] [file where true]",
+        "sample by h [process where true] [file where true]",
         "--events",
         &events,
     ]);

@@ -6,6 +6,7 @@ use serde_json::{json, Value as Json};
 
 use super::condition::{compile, CompileError, Condition};
 use super::document::{Document, FieldValue, JsonDocument};
+use super::sequence::SequenceMatcher;
 use crate::document::Rule;
 use crate::ir::{Category, Pipe, Query, QueryBody};
 
@@ -18,19 +19,34 @@ pub struct CompiledRule {
     pub name: Option<String>,
     /// Where the rule came from.
     pub path: String,
-    category: Category,
-    condition: Condition,
+    kind: RuleKind,
     /// `| head N`: stop after N matches. `| tail N`: keep the last N.
     head: Option<u64>,
     tail: Option<u64>,
 }
 
+#[derive(Debug, Clone)]
+enum RuleKind {
+    Event {
+        category: Category,
+        condition: Condition,
+    },
+    Sequence(Box<SequenceMatcher<Json>>),
+}
+
 /// Compile one rule's query for evaluation.
 pub fn compile_rule(path: &str, rule: &Rule, query: &Query) -> Result<CompiledRule, CompileError> {
-    let QueryBody::Event(event) = &query.body else {
-        return Err(CompileError(
-            "sequences and samples are not evaluated yet; single-event rules are".into(),
-        ));
+    let kind = match &query.body {
+        QueryBody::Event(event) => RuleKind::Event {
+            category: event.category.clone(),
+            condition: compile(&event.condition)?,
+        },
+        QueryBody::Sequence(sequence) => {
+            RuleKind::Sequence(Box::new(SequenceMatcher::new(sequence)?))
+        }
+        QueryBody::Sample(_) => {
+            return Err(CompileError("samples are not evaluated yet".into()));
+        }
     };
     let mut head = None;
     let mut tail = None;
@@ -49,8 +65,7 @@ pub fn compile_rule(path: &str, rule: &Rule, query: &Query) -> Result<CompiledRu
         rule_id: rule.rule_id.clone(),
         name: rule.name.clone(),
         path: path.to_string(),
-        category: event.category.clone(),
-        condition: compile(&event.condition)?,
+        kind,
         head,
         tail,
     })
@@ -61,7 +76,12 @@ pub fn compile_rule(path: &str, rule: &Rule, query: &Query) -> Result<CompiledRu
 pub struct EventFields {
     /// The event category field (`event.category`; an array in ECS).
     pub category: String,
+    /// The timestamp field (ISO-8601 strings or epoch milliseconds), for `maxspan`.
+    pub timestamp: String,
 }
+
+/// How often pending sequence matches are swept for expiry, in events.
+const EXPIRY_INTERVAL: u64 = 10_000;
 
 /// One match: the rule and the events (one for a single-event rule).
 #[derive(Debug, Clone)]
@@ -83,10 +103,11 @@ pub struct RunSummary {
     pub alerts: Vec<u64>,
 }
 
-/// Run `rules` over the NDJSON events of `input`, calling `emit` for each alert as it is
-/// found (rules with `tail` emit theirs at the end) and `warn` for each unreadable line.
+/// Run `rules` over the NDJSON events of `input` (in time order), calling `emit` for each
+/// alert as it is found (rules with `tail` emit theirs at the end) and `warn` for each
+/// unreadable line.
 pub fn run(
-    rules: &[CompiledRule],
+    rules: &mut [CompiledRule],
     fields: &EventFields,
     input: impl BufRead,
     mut emit: impl FnMut(Alert) -> std::io::Result<()>,
@@ -96,7 +117,8 @@ pub fn run(
         alerts: vec![0; rules.len()],
         ..RunSummary::default()
     };
-    let mut tails: Vec<std::collections::VecDeque<Json>> = vec![Default::default(); rules.len()];
+    let mut tails: Vec<std::collections::VecDeque<Vec<Json>>> =
+        vec![Default::default(); rules.len()];
     for (number, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -117,53 +139,83 @@ pub fn run(
         };
         summary.events += 1;
         let doc = JsonDocument(&event);
-        for (i, rule) in rules.iter().enumerate() {
+        let time = timestamp_millis(&doc, &fields.timestamp);
+        let sweep = summary.events.is_multiple_of(EXPIRY_INTERVAL);
+        for (i, rule) in rules.iter_mut().enumerate() {
             if rule.head.is_some_and(|h| summary.alerts[i] >= h) {
                 continue;
             }
-            let in_category = match &rule.category {
-                Category::Any => true,
-                Category::Named(name) => doc
-                    .values(&fields.category)
-                    .iter()
-                    .any(|v| *v == FieldValue::Text(name)),
-            };
-            if !in_category || !rule.condition.matches(&doc) {
-                continue;
-            }
-            match rule.tail {
-                Some(n) => {
-                    let kept = &mut tails[i];
-                    kept.push_back(event.clone());
-                    if kept.len() as u64 > n {
-                        kept.pop_front();
+            let matches: Vec<Vec<Json>> = match &mut rule.kind {
+                RuleKind::Event {
+                    category,
+                    condition,
+                } => {
+                    let in_category = match category {
+                        Category::Any => true,
+                        Category::Named(name) => doc
+                            .values(&fields.category)
+                            .iter()
+                            .any(|v| *v == FieldValue::Text(name)),
+                    };
+                    if in_category && condition.matches(&doc) {
+                        vec![vec![event.clone()]]
+                    } else {
+                        Vec::new()
                     }
                 }
-                None => {
-                    summary.alerts[i] += 1;
-                    emit(Alert {
-                        rule: i,
-                        events: vec![event.clone()],
-                    })?;
+                RuleKind::Sequence(matcher) => {
+                    let found = matcher.push(event.clone(), time, &doc, &fields.category);
+                    if sweep {
+                        matcher.expire(time);
+                    }
+                    found
+                }
+            };
+            for events in matches {
+                match rule.tail {
+                    Some(n) => {
+                        let kept = &mut tails[i];
+                        kept.push_back(events);
+                        if kept.len() as u64 > n {
+                            kept.pop_front();
+                        }
+                    }
+                    None => {
+                        if rule.head.is_some_and(|h| summary.alerts[i] >= h) {
+                            break;
+                        }
+                        summary.alerts[i] += 1;
+                        emit(Alert { rule: i, events })?;
+                    }
                 }
             }
         }
     }
     for (i, kept) in tails.into_iter().enumerate() {
-        for event in kept {
+        for events in kept {
             summary.alerts[i] += 1;
-            emit(Alert {
-                rule: i,
-                events: vec![event],
-            })?;
+            emit(Alert { rule: i, events })?;
         }
     }
     Ok(summary)
 }
 
+/// An event's time in epoch milliseconds: a number as it is, an ISO-8601 string parsed;
+/// 0 when missing.
+fn timestamp_millis(doc: &JsonDocument<'_>, field: &str) -> f64 {
+    match doc.values(field).first() {
+        Some(FieldValue::Integer(i)) => *i as f64,
+        Some(FieldValue::Float(f)) => *f,
+        Some(FieldValue::Text(s)) => s
+            .parse::<jiff::Timestamp>()
+            .map_or(0.0, |t| t.as_millisecond() as f64),
+        _ => 0.0,
+    }
+}
+
 /// An alert as one JSON line: `{"rule_id", "name", "events": [...]}`.
-pub fn alert_json(rule: &CompiledRule, alert: &Alert) -> Json {
-    json!({"rule_id": rule.rule_id, "name": rule.name, "events": alert.events})
+pub fn alert_json(rule_id: &Option<String>, name: &Option<String>, alert: &Alert) -> Json {
+    json!({"rule_id": rule_id, "name": name, "events": alert.events})
 }
 
 /// An alert as the matched events' `id_field` values joined by commas (the format of Elastic's
@@ -205,9 +257,10 @@ not json
 {"event": {"category": "process"}, "id": 4, "process": {"name": "a"}}
 "#;
 
-    fn ids(rules: &[CompiledRule]) -> (Vec<String>, RunSummary, Vec<String>) {
+    fn ids(rules: &mut [CompiledRule]) -> (Vec<String>, RunSummary, Vec<String>) {
         let fields = EventFields {
             category: "event.category".into(),
+            timestamp: "@timestamp".into(),
         };
         let mut out = Vec::new();
         let mut warnings = Vec::new();
@@ -227,12 +280,12 @@ not json
 
     #[test]
     fn categories_arrays_pipes_and_bad_lines() {
-        let rules = [
+        let mut rules = [
             rule(r#"process where process.name == "a""#),
             rule("any where true | head 2"),
             rule("process where true | tail 1"),
         ];
-        let (out, summary, warnings) = ids(&rules);
+        let (out, summary, warnings) = ids(&mut rules);
         assert_eq!(out, ["0:1", "1:1", "1:2", "0:4", "2:4"]);
         assert_eq!(summary.events, 4);
         assert_eq!(summary.alerts, [2, 2, 1]);
@@ -241,8 +294,18 @@ not json
     }
 
     #[test]
-    fn sequences_are_refused_for_now() {
-        let eql = "sequence by h [process where true] [file where true]";
+    fn sequences_alert_with_their_events() {
+        let mut rules = [rule(
+            r#"sequence with maxspan=1h [process where process.name == "a"] [process where process.name == "b"]"#,
+        )];
+        let (out, summary, _) = ids(&mut rules);
+        assert_eq!(out, ["0:1,3"]);
+        assert_eq!(summary.alerts, [1]);
+    }
+
+    #[test]
+    fn samples_are_refused_for_now() {
+        let eql = "sample by h [process where true] [file where true]";
         let err = compile_rule(
             "<q>",
             &bare_eql(eql),

@@ -17,17 +17,18 @@ struct CompiledStage {
     keys: Vec<String>,
 }
 
-/// A match waiting for its next stage: its events (indices) and its start time.
-type Partial = (Vec<usize>, f64);
+/// A match waiting for its next stage: its events and its start time.
+type Partial<T> = (Vec<T>, f64);
 
-/// A sequence query ready to run.
+/// A sequence query ready to run; `T` is what a match records of each event (an index, or
+/// the event itself).
 #[derive(Debug, Clone)]
-pub struct SequenceMatcher {
+pub struct SequenceMatcher<T> {
     stages: Vec<CompiledStage>,
     until: Option<CompiledStage>,
     maxspan: Option<f64>,
-    /// Join key values → pending match per stage: (event indices, start time).
-    pending: HashMap<Vec<String>, Vec<Option<Partial>>>,
+    /// Join key values → pending match per stage.
+    pending: HashMap<Vec<String>, Vec<Option<Partial<T>>>>,
 }
 
 fn stage(s: &Stage, shared: &[crate::ir::Field]) -> Result<CompiledStage, CompileError> {
@@ -43,9 +44,9 @@ fn stage(s: &Stage, shared: &[crate::ir::Field]) -> Result<CompiledStage, Compil
     })
 }
 
-impl SequenceMatcher {
+impl<T: Clone> SequenceMatcher<T> {
     /// Compile a sequence.
-    pub fn new(sequence: &Sequence) -> Result<SequenceMatcher, CompileError> {
+    pub fn new(sequence: &Sequence) -> Result<SequenceMatcher<T>, CompileError> {
         let mut stages = Vec::new();
         for s in &sequence.stages {
             let compiled = stage(s, &sequence.by)?;
@@ -66,15 +67,15 @@ impl SequenceMatcher {
         })
     }
 
-    /// Feed the next event (`index` identifies it, `time` in milliseconds); returns the
-    /// matches it completes, as event indices in stage order.
+    /// Feed the next event (`item` records it, `time` in milliseconds); returns the matches
+    /// it completes, their items in stage order.
     pub fn push(
         &mut self,
-        index: usize,
+        item: T,
         time: f64,
         doc: &dyn Document,
         category_field: &str,
-    ) -> Vec<Vec<usize>> {
+    ) -> Vec<Vec<T>> {
         let applies = |s: &CompiledStage| {
             let in_category = match &s.category {
                 Category::Any => true,
@@ -102,9 +103,9 @@ impl SequenceMatcher {
                 let slots = self.pending.entry(key).or_insert_with(|| vec![None; n]);
                 if s == 0 {
                     if n == 1 {
-                        completed.push(vec![index]);
+                        completed.push(vec![item.clone()]);
                     } else {
-                        slots[0] = Some((vec![index], time));
+                        slots[0] = Some((vec![item.clone()], time));
                     }
                     continue;
                 }
@@ -114,7 +115,7 @@ impl SequenceMatcher {
                 if self.maxspan.is_some_and(|span| time - start > span) {
                     continue;
                 }
-                events.push(index);
+                events.push(item.clone());
                 if s == n - 1 {
                     completed.push(events);
                 } else {
@@ -123,6 +124,24 @@ impl SequenceMatcher {
             }
         }
         completed
+    }
+}
+
+impl<T> SequenceMatcher<T> {
+    /// Drop pending matches that can no longer complete within `maxspan` of `now`, so state
+    /// stays bounded on an endless stream. Returns how many keys still have pending matches.
+    pub fn expire(&mut self, now: f64) -> usize {
+        if let Some(span) = self.maxspan {
+            self.pending.retain(|_, slots| {
+                for slot in slots.iter_mut() {
+                    if slot.as_ref().is_some_and(|(_, start)| now - start > span) {
+                        *slot = None;
+                    }
+                }
+                slots.iter().any(Option::is_some)
+            });
+        }
+        self.pending.len()
     }
 }
 
