@@ -93,7 +93,7 @@ fn differential_single_event_rules() {
                         .map_or(0.0, |t| t.as_millisecond() as f64),
                     _ => 0.0,
                 };
-                for found in matcher.push(i, time, &doc, "event.category") {
+                for found in matcher.push(&i, time, &doc, "event.category") {
                     got.push(
                         found
                             .iter()

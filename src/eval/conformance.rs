@@ -219,7 +219,7 @@ fn run_query(
         for (i, event) in events.iter().enumerate() {
             let doc = JsonDocument(event);
             let time = order_value(&doc, &suite.timestamp_field).unwrap_or(0.0);
-            found.extend(matcher.push(i, time, &doc, &suite.event_category_field));
+            found.extend(matcher.push(&i, time, &doc, &suite.event_category_field));
         }
         // Results in the order they complete (their last event), as Elasticsearch returns them.
         found.sort_by_key(|seq| (seq.last().copied(), seq.first().copied()));

@@ -164,7 +164,7 @@ pub fn run(
                     }
                 }
                 RuleKind::Sequence(matcher) => {
-                    let found = matcher.push(event.clone(), time, &doc, &fields.category);
+                    let found = matcher.push(&event, time, &doc, &fields.category);
                     if sweep {
                         matcher.expire(time);
                     }

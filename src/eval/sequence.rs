@@ -67,11 +67,11 @@ impl<T: Clone> SequenceMatcher<T> {
         })
     }
 
-    /// Feed the next event (`item` records it, `time` in milliseconds); returns the matches
-    /// it completes, their items in stage order.
+    /// Feed the next event (`item` records it, cloned only where a match keeps it; `time` in
+    /// milliseconds); returns the matches it completes, their items in stage order.
     pub fn push(
         &mut self,
-        item: T,
+        item: &T,
         time: f64,
         doc: &dyn Document,
         category_field: &str,
