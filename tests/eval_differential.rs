@@ -7,9 +7,9 @@ use std::path::Path;
 
 use eqlc::driver::compile_query;
 use eqlc::eval::condition::compile;
-use eqlc::eval::sequence::SequenceMatcher;
+use eqlc::eval::sequence::{in_category, SequenceMatcher};
 use eqlc::eval::{Document, FieldValue, JsonDocument};
-use eqlc::ir::{Category, QueryBody};
+use eqlc::ir::QueryBody;
 
 /// Fixtures the evaluator agrees with today; raise it as it improves.
 const AGREEING_AT_LEAST: usize = 578;
@@ -87,13 +87,13 @@ fn differential_single_event_rules() {
             let mut got = Vec::new();
             for (i, event) in parsed.iter().enumerate() {
                 let doc = JsonDocument(event);
-                let time = match doc.values("@timestamp").first() {
-                    Some(FieldValue::Text(t)) => t
-                        .parse::<jiff::Timestamp>()
-                        .map_or(0.0, |t| t.as_millisecond() as f64),
-                    _ => 0.0,
-                };
-                for found in matcher.push(&i, time, &doc, "event.category") {
+                let time = doc
+                    .values("@timestamp")
+                    .first()
+                    .and_then(FieldValue::as_millis)
+                    .unwrap_or(0.0);
+                let categories = doc.values("event.category");
+                for found in matcher.push(&i, time, &doc, &categories) {
                     got.push(
                         found
                             .iter()
@@ -126,14 +126,9 @@ fn differential_single_event_rules() {
         let mut got: Vec<String> = Vec::new();
         for value in &parsed {
             let doc = JsonDocument(value);
-            let in_category = match &event.category {
-                Category::Any => true,
-                Category::Named(c) => doc
-                    .values("event.category")
-                    .iter()
-                    .any(|v| *v == FieldValue::Text(c)),
-            };
-            if in_category && condition.matches(&doc) {
+            if in_category(&event.category, &doc.values("event.category"))
+                && condition.matches(&doc)
+            {
                 if let Some(FieldValue::Integer(id)) = doc.values("serial_event_id").first() {
                     got.push(id.to_string());
                 }

@@ -11,9 +11,9 @@ use std::cmp::Ordering;
 
 use ipnet::IpNet;
 
-use super::document::{Document, FieldValue};
+use super::document::{date_millis, Document, FieldValue};
 use super::wildcard::Wildcard;
-use crate::ir::functions::fold;
+use crate::ir::functions::{self, fold};
 use crate::ir::{
     ArithOp, Call, Case, Compare, CompareOp, Expr, Field, Function, Literal, Pattern, PatternPart,
     Value,
@@ -39,8 +39,14 @@ pub enum Condition {
     },
     /// The field has no value.
     Missing(String),
-    /// A computed condition, true when it is true for some combination of field values.
-    Computed(Box<Expr>),
+    /// A computed condition, true when it is true for some combination of the values of
+    /// `fields` (the fields it reads, found once at compile time).
+    Computed {
+        /// The condition.
+        expr: Box<Expr>,
+        /// The distinct fields it reads.
+        fields: Vec<String>,
+    },
 }
 
 /// A test of one field value.
@@ -76,8 +82,8 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
         }
         Expr::Not { operand } => match compile(operand)? {
             // Elasticsearch negates a script inside the script: null stays null.
-            Condition::Computed(_) => Condition::Computed(Box::new(expr.clone())),
-            _ if compares_with_null(operand) => Condition::Computed(Box::new(expr.clone())),
+            Condition::Computed { .. } => computed_condition(expr),
+            _ if operand.compares_with_null() => computed_condition(expr),
             inner => Condition::Not(Box::new(inner)),
         },
         Expr::IsNull {
@@ -86,7 +92,7 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
         Expr::Compare(c) => compile_compare(expr, c)?,
         Expr::In(set) => match &set.value {
             Value::Field(f) => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
-            _ => Condition::Computed(Box::new(expr.clone())),
+            _ => computed_condition(expr),
         },
         Expr::Like(like) => match &like.value {
             Value::Field(f) => field(
@@ -98,7 +104,7 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
                         .collect(),
                 ),
             ),
-            _ => Condition::Computed(Box::new(expr.clone())),
+            _ => computed_condition(expr),
         },
         Expr::Regex(regex) => match &regex.value {
             Value::Field(f) => field(
@@ -108,7 +114,7 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
             _ => {
                 // Checked now so that evaluation cannot meet a bad pattern.
                 compile_regexes(&regex.patterns, regex.case)?;
-                Condition::Computed(Box::new(expr.clone()))
+                computed_condition(expr)
             }
         },
         Expr::Test {
@@ -118,10 +124,17 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
             value: Value::Call(call),
         } => match function_test(call)? {
             Some(c) => c,
-            None => Condition::Computed(Box::new(expr.clone())),
+            None => computed_condition(expr),
         },
-        _ => Condition::Computed(Box::new(expr.clone())),
+        _ => computed_condition(expr),
     })
+}
+
+fn computed_condition(expr: &Expr) -> Condition {
+    Condition::Computed {
+        fields: expr.fields().iter().map(|f| f.name.clone()).collect(),
+        expr: Box::new(expr.clone()),
+    }
 }
 
 fn field(f: &Field, test: FieldTest) -> Condition {
@@ -153,7 +166,7 @@ fn compile_compare(expr: &Expr, c: &Compare) -> Result<Condition, CompileError> 
         (Value::Field(f), Some(literal)) => {
             field(f, FieldTest::Compare(c.op, literal.clone(), c.case))
         }
-        _ => Condition::Computed(Box::new(expr.clone())),
+        _ => computed_condition(expr),
     })
 }
 
@@ -162,14 +175,7 @@ fn function_test(call: &Call) -> Result<Option<Condition>, CompileError> {
     let Some(Value::Field(f)) = call.args.first() else {
         return Ok(None);
     };
-    let strings: Option<Vec<&String>> = call.args[1..]
-        .iter()
-        .map(|a| match a.as_literal() {
-            Some(Literal::String(s)) => Some(s),
-            _ => None,
-        })
-        .collect();
-    let Some(strings) = strings else {
+    let Some(strings) = call.constant_strings(1) else {
         return Ok(None);
     };
     let wildcard = |parts: Vec<PatternPart>| {
@@ -217,15 +223,6 @@ fn compile_regexes(patterns: &[String], case: Case) -> Result<Vec<regex::Regex>,
         .collect()
 }
 
-fn compares_with_null(expr: &Expr) -> bool {
-    match expr {
-        Expr::Compare(c) => c.right.as_literal() == Some(&Literal::Null),
-        Expr::And { operands } | Expr::Or { operands } => operands.iter().any(compares_with_null),
-        Expr::Not { operand } => compares_with_null(operand),
-        _ => false,
-    }
-}
-
 impl Condition {
     /// Whether the event matches.
     pub fn matches(&self, doc: &dyn Document) -> bool {
@@ -236,7 +233,7 @@ impl Condition {
             Condition::Not(c) => !c.matches(doc),
             Condition::Missing(f) => doc.values(f).is_empty(),
             Condition::Field { field, test } => doc.values(field).iter().any(|v| test.holds(v)),
-            Condition::Computed(expr) => computed(expr, doc),
+            Condition::Computed { expr, fields } => computed(expr, fields, doc),
         }
     }
 }
@@ -245,7 +242,7 @@ impl FieldTest {
     fn holds(&self, value: &FieldValue<'_>) -> bool {
         match self {
             FieldTest::Compare(op, literal, case) => {
-                compare(value, literal, *case).is_some_and(|ordering| op_holds(*op, ordering))
+                compare(value, literal, *case).is_some_and(|ordering| op.holds(ordering))
             }
             FieldTest::OneOf(literals, case) => literals
                 .iter()
@@ -269,16 +266,6 @@ impl FieldTest {
     }
 }
 
-fn op_holds(op: CompareOp, ordering: Ordering) -> bool {
-    match op {
-        CompareOp::Eq => ordering == Ordering::Equal,
-        CompareOp::Lt => ordering == Ordering::Less,
-        CompareOp::Le => ordering != Ordering::Greater,
-        CompareOp::Gt => ordering == Ordering::Greater,
-        CompareOp::Ge => ordering != Ordering::Less,
-    }
-}
-
 /// A value as the text a keyword field would index.
 fn text_of<'a>(value: &FieldValue<'a>) -> std::borrow::Cow<'a, str> {
     match value {
@@ -299,7 +286,7 @@ fn compare(value: &FieldValue<'_>, literal: &Literal, case: Case) -> Option<Orde
         (
             FieldValue::Integer(_) | FieldValue::Float(_),
             Literal::Integer(_) | Literal::Float(_),
-        ) => number(value)?.partial_cmp(&literal_number(literal)?),
+        ) => number(value)?.partial_cmp(&functions::number(literal)?),
         (FieldValue::Integer(_) | FieldValue::Float(_), Literal::String(s)) => {
             // A number field against text: a number, or a date against epoch milliseconds.
             let bound = s.trim().parse::<f64>().ok().or_else(|| date_millis(s))?;
@@ -316,23 +303,6 @@ fn compare(value: &FieldValue<'_>, literal: &Literal, case: Case) -> Option<Orde
         },
         _ => None,
     }
-}
-
-/// An ISO-8601 date or date-time (UTC unless it says otherwise) as epoch milliseconds.
-fn date_millis(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-        return Some(ts.as_millisecond() as f64);
-    }
-    let civil = text
-        .parse::<jiff::civil::DateTime>()
-        .or_else(|_| {
-            text.parse::<jiff::civil::Date>()
-                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
-        })
-        .ok()?;
-    let ts = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(ts.as_millisecond() as f64)
 }
 
 fn text_cmp(a: &str, b: &str, case: Case) -> Ordering {
@@ -353,18 +323,8 @@ fn number(value: &FieldValue<'_>) -> Option<f64> {
     }
 }
 
-fn literal_number(literal: &Literal) -> Option<f64> {
-    match literal {
-        Literal::Integer(i) => Some(*i as f64),
-        Literal::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
 /// A computed condition: true if it is true for some combination of its fields' values.
-fn computed(expr: &Expr, doc: &dyn Document) -> bool {
-    let mut names = Vec::new();
-    fields_of_expr(expr, &mut names);
+fn computed(expr: &Expr, names: &[String], doc: &dyn Document) -> bool {
     let columns: Vec<Vec<Literal>> = names
         .iter()
         .map(|name| {
@@ -404,6 +364,24 @@ fn computed(expr: &Expr, doc: &dyn Document) -> bool {
     }
 }
 
+/// Three-valued `and` (`decisive` false) or `or` (`decisive` true): the decisive answer wins,
+/// else null if any operand is null.
+fn kleene(operands: &[Expr], decisive: bool, binding: &dyn Fn(&str) -> Literal) -> Option<bool> {
+    let mut unknown = false;
+    for operand in operands {
+        match truth(operand, binding) {
+            Some(b) if b == decisive => return Some(decisive),
+            None => unknown = true,
+            Some(_) => {}
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(!decisive)
+    }
+}
+
 fn to_literal(value: &FieldValue<'_>) -> Literal {
     match value {
         FieldValue::Bool(b) => Literal::Bool(*b),
@@ -413,59 +391,16 @@ fn to_literal(value: &FieldValue<'_>) -> Literal {
     }
 }
 
-fn fields_of_expr(expr: &Expr, out: &mut Vec<String>) {
-    struct Collector<'a>(&'a mut Vec<String>);
-    impl crate::ir::fold::Visit for Collector<'_> {
-        fn visit_value(&mut self, v: &Value) {
-            if let Value::Field(f) = v {
-                if !self.0.contains(&f.name) {
-                    self.0.push(f.name.clone());
-                }
-            }
-            crate::ir::fold::visit_value_children(self, v);
-        }
-    }
-    crate::ir::fold::Visit::visit_expr(&mut Collector(out), expr);
-}
-
 /// Three-valued truth of a condition under a binding of fields to single values.
 fn truth(expr: &Expr, binding: &dyn Fn(&str) -> Literal) -> Option<bool> {
     match expr {
         Expr::Bool { value } => Some(*value),
-        Expr::And { operands } => {
-            let mut unknown = false;
-            for o in operands {
-                match truth(o, binding) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            if unknown {
-                None
-            } else {
-                Some(true)
-            }
-        }
-        Expr::Or { operands } => {
-            let mut unknown = false;
-            for o in operands {
-                match truth(o, binding) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
-                }
-            }
-            if unknown {
-                None
-            } else {
-                Some(false)
-            }
-        }
+        Expr::And { operands } => kleene(operands, false, binding),
+        Expr::Or { operands } => kleene(operands, true, binding),
         Expr::Not { operand } => truth(operand, binding).map(|b| !b),
         Expr::Compare(c) => {
             let (a, b) = (value(&c.left, binding), value(&c.right, binding));
-            literal_cmp(&a, &b, c.case).map(|o| op_holds(c.op, o))
+            functions::compare_constants(&a, &b, c.case).map(|o| c.op.holds(o))
         }
         Expr::IsNull { value: v } => Some(value(v, binding) == Literal::Null),
         Expr::In(set) => {
@@ -474,9 +409,9 @@ fn truth(expr: &Expr, binding: &dyn Fn(&str) -> Literal) -> Option<bool> {
                 return None;
             }
             Some(
-                set.values
-                    .iter()
-                    .any(|l| literal_cmp(&v, l, set.case) == Some(Ordering::Equal)),
+                set.values.iter().any(|l| {
+                    functions::compare_constants(&v, l, set.case) == Some(Ordering::Equal)
+                }),
             )
         }
         Expr::Like(like) => match value(&like.value, binding) {
@@ -498,16 +433,6 @@ fn truth(expr: &Expr, binding: &dyn Fn(&str) -> Literal) -> Option<bool> {
             Literal::Bool(b) => Some(b),
             _ => None,
         },
-    }
-}
-
-fn literal_cmp(a: &Literal, b: &Literal, case: Case) -> Option<Ordering> {
-    match (a, b) {
-        (Literal::Null, _) | (_, Literal::Null) => None,
-        (Literal::Integer(x), Literal::Integer(y)) => Some(x.cmp(y)),
-        (Literal::String(x), Literal::String(y)) => Some(text_cmp(x, y, case)),
-        (Literal::Bool(x), Literal::Bool(y)) => Some(x.cmp(y)),
-        (x, y) => literal_number(x)?.partial_cmp(&literal_number(y)?),
     }
 }
 
@@ -566,36 +491,9 @@ fn cidr_match(args: &[Literal]) -> Literal {
     Literal::Bool(hit)
 }
 
+/// Arithmetic at run time: where constant folding reports an error, the value is null.
 fn arithmetic(op: ArithOp, a: &Literal, b: &Literal) -> Literal {
-    match (a, b) {
-        (Literal::Integer(x), Literal::Integer(y)) => {
-            let result = match op {
-                ArithOp::Add => x.checked_add(*y),
-                ArithOp::Sub => x.checked_sub(*y),
-                ArithOp::Mul => x.checked_mul(*y),
-                ArithOp::Div => x.checked_div(*y),
-                ArithOp::Mod => x.checked_rem(*y),
-            };
-            result.map_or(Literal::Null, Literal::Integer)
-        }
-        (x, y) => match (literal_number(x), literal_number(y)) {
-            (Some(x), Some(y)) => {
-                let r = match op {
-                    ArithOp::Add => x + y,
-                    ArithOp::Sub => x - y,
-                    ArithOp::Mul => x * y,
-                    ArithOp::Div => x / y,
-                    ArithOp::Mod => x % y,
-                };
-                if r.is_finite() {
-                    Literal::Float(r)
-                } else {
-                    Literal::Null
-                }
-            }
-            _ => Literal::Null,
-        },
-    }
+    functions::arithmetic(op, a, b).unwrap_or(Literal::Null)
 }
 
 #[cfg(test)]

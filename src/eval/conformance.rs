@@ -10,9 +10,9 @@ use serde_json::Value as Json;
 
 use super::condition::compile;
 use super::document::{Document, FieldValue, JsonDocument};
-use super::sequence::SequenceMatcher;
+use super::sequence::{in_category, SequenceMatcher};
 use crate::driver::compile_query;
-use crate::ir::{Category, Pipe, QueryBody};
+use crate::ir::{Pipe, QueryBody};
 
 #[derive(Debug, Deserialize)]
 struct SuiteFile {
@@ -188,18 +188,9 @@ pub fn run_suite(suite_toml: &Path) -> Result<SuiteResult, String> {
     Ok(result)
 }
 
-/// A field's first value as a number for ordering: numbers as they are, date strings as epoch
-/// milliseconds; missing sorts first.
+/// A field's first value as a time (or number) for ordering; missing sorts first.
 fn order_value(doc: &JsonDocument<'_>, field: &str) -> Option<f64> {
-    match doc.values(field).first()? {
-        FieldValue::Integer(i) => Some(*i as f64),
-        FieldValue::Float(f) => Some(*f),
-        FieldValue::Text(s) => s
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| t.as_millisecond() as f64),
-        FieldValue::Bool(_) => None,
-    }
+    doc.values(field).first()?.as_millis()
 }
 
 fn run_query(
@@ -219,7 +210,8 @@ fn run_query(
         for (i, event) in events.iter().enumerate() {
             let doc = JsonDocument(event);
             let time = order_value(&doc, &suite.timestamp_field).unwrap_or(0.0);
-            found.extend(matcher.push(&i, time, &doc, &suite.event_category_field));
+            let categories = doc.values(&suite.event_category_field);
+            found.extend(matcher.push(&i, time, &doc, &categories));
         }
         // Results in the order they complete (their last event), as Elasticsearch returns them.
         found.sort_by_key(|seq| (seq.last().copied(), seq.first().copied()));
@@ -238,13 +230,7 @@ fn run_query(
     let mut ids: Vec<i64> = events
         .iter()
         .map(JsonDocument)
-        .filter(|doc| match &event.category {
-            Category::Any => true,
-            Category::Named(c) => doc
-                .values(&suite.event_category_field)
-                .iter()
-                .any(|v| *v == FieldValue::Text(c)),
-        })
+        .filter(|doc| in_category(&event.category, &doc.values(&suite.event_category_field)))
         .filter(|doc| condition.matches(doc))
         .map(|doc| id_of(&doc))
         .collect();

@@ -70,6 +70,36 @@ fn collect<'a>(value: &'a Json, path: &str, out: &mut Vec<FieldValue<'a>>, depth
     }
 }
 
+impl FieldValue<'_> {
+    /// The value as a point in time, in epoch milliseconds: a number as it is, an ISO-8601
+    /// date or date-time parsed (UTC unless it says otherwise).
+    pub fn as_millis(&self) -> Option<f64> {
+        match self {
+            FieldValue::Integer(i) => Some(*i as f64),
+            FieldValue::Float(f) => Some(*f),
+            FieldValue::Text(s) => date_millis(s),
+            FieldValue::Bool(_) => None,
+        }
+    }
+}
+
+/// An ISO-8601 date or date-time (UTC unless it says otherwise) as epoch milliseconds.
+pub fn date_millis(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Some(ts.as_millisecond() as f64);
+    }
+    let civil = text
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| {
+            text.parse::<jiff::civil::Date>()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        })
+        .ok()?;
+    let ts = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(ts.as_millisecond() as f64)
+}
+
 fn scalar(value: &Json) -> Option<FieldValue<'_>> {
     match value {
         Json::Bool(b) => Some(FieldValue::Bool(*b)),

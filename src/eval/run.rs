@@ -6,7 +6,7 @@ use serde_json::{json, Value as Json};
 
 use super::condition::{compile, CompileError, Condition};
 use super::document::{Document, FieldValue, JsonDocument};
-use super::sequence::SequenceMatcher;
+use super::sequence::{in_category, SequenceMatcher};
 use crate::document::Rule;
 use crate::ir::{Category, Pipe, Query, QueryBody};
 
@@ -139,7 +139,13 @@ pub fn run(
         };
         summary.events += 1;
         let doc = JsonDocument(&event);
-        let time = timestamp_millis(&doc, &fields.timestamp);
+        // Read once per event, not once per rule.
+        let time = doc
+            .values(&fields.timestamp)
+            .first()
+            .and_then(FieldValue::as_millis)
+            .unwrap_or(0.0);
+        let categories = doc.values(&fields.category);
         let sweep = summary.events.is_multiple_of(EXPIRY_INTERVAL);
         for (i, rule) in rules.iter_mut().enumerate() {
             if rule.head.is_some_and(|h| summary.alerts[i] >= h) {
@@ -150,21 +156,14 @@ pub fn run(
                     category,
                     condition,
                 } => {
-                    let in_category = match category {
-                        Category::Any => true,
-                        Category::Named(name) => doc
-                            .values(&fields.category)
-                            .iter()
-                            .any(|v| *v == FieldValue::Text(name)),
-                    };
-                    if in_category && condition.matches(&doc) {
+                    if in_category(category, &categories) && condition.matches(&doc) {
                         vec![vec![event.clone()]]
                     } else {
                         Vec::new()
                     }
                 }
                 RuleKind::Sequence(matcher) => {
-                    let found = matcher.push(&event, time, &doc, &fields.category);
+                    let found = matcher.push(&event, time, &doc, &categories);
                     if sweep {
                         matcher.expire(time);
                     }
@@ -198,19 +197,6 @@ pub fn run(
         }
     }
     Ok(summary)
-}
-
-/// An event's time in epoch milliseconds: a number as it is, an ISO-8601 string parsed;
-/// 0 when missing.
-fn timestamp_millis(doc: &JsonDocument<'_>, field: &str) -> f64 {
-    match doc.values(field).first() {
-        Some(FieldValue::Integer(i)) => *i as f64,
-        Some(FieldValue::Float(f)) => *f,
-        Some(FieldValue::Text(s)) => s
-            .parse::<jiff::Timestamp>()
-            .map_or(0.0, |t| t.as_millisecond() as f64),
-        _ => 0.0,
-    }
 }
 
 /// An alert as one JSON line: `{"rule_id", "name", "events": [...]}`.

@@ -68,24 +68,17 @@ impl<T: Clone> SequenceMatcher<T> {
     }
 
     /// Feed the next event (`item` records it, cloned only where a match keeps it; `time` in
-    /// milliseconds); returns the matches it completes, their items in stage order.
+    /// milliseconds; `categories` the values of its category field); returns the matches it
+    /// completes, their items in stage order.
     pub fn push(
         &mut self,
         item: &T,
         time: f64,
         doc: &dyn Document,
-        category_field: &str,
+        categories: &[FieldValue<'_>],
     ) -> Vec<Vec<T>> {
-        let applies = |s: &CompiledStage| {
-            let in_category = match &s.category {
-                Category::Any => true,
-                Category::Named(name) => doc
-                    .values(category_field)
-                    .iter()
-                    .any(|v| *v == FieldValue::Text(name)),
-            };
-            in_category && s.condition.matches(doc)
-        };
+        let applies =
+            |s: &CompiledStage| in_category(&s.category, categories) && s.condition.matches(doc);
         if let Some(until) = &self.until {
             if applies(until) {
                 for key in key_values(doc, &until.keys) {
@@ -142,6 +135,14 @@ impl<T> SequenceMatcher<T> {
             });
         }
         self.pending.len()
+    }
+}
+
+/// Whether an event whose category field holds `categories` is in `category`.
+pub fn in_category(category: &Category, categories: &[FieldValue<'_>]) -> bool {
+    match category {
+        Category::Any => true,
+        Category::Named(name) => categories.contains(&FieldValue::Text(name)),
     }
 }
 

@@ -281,6 +281,89 @@ pub fn fold(
     Ok(Some(folded))
 }
 
+/// Arithmetic on two constants as Elasticsearch computes it: integer arithmetic on integers
+/// (truncating division), floating point as soon as one side is a decimal, null absorbing.
+/// `Err` says why there is no result (overflow, division by zero, not numbers, not finite).
+pub fn arithmetic(
+    op: super::ArithOp,
+    a: &super::Literal,
+    b: &super::Literal,
+) -> Result<super::Literal, String> {
+    use super::{ArithOp, Literal};
+    match (a, b) {
+        (Literal::Null, _) | (_, Literal::Null) => Ok(Literal::Null),
+        (Literal::Integer(x), Literal::Integer(y)) => {
+            let (x, y) = (*x, *y);
+            if y == 0 && matches!(op, ArithOp::Div | ArithOp::Mod) {
+                return Err("division by zero".into());
+            }
+            let result = match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Div => x.checked_div(y),
+                ArithOp::Mod => x.checked_rem(y),
+            };
+            result
+                .map(Literal::Integer)
+                .ok_or_else(|| "integer overflow".into())
+        }
+        (x, y) => match (number(x), number(y)) {
+            (Some(x), Some(y)) => {
+                let result = match op {
+                    ArithOp::Add => x + y,
+                    ArithOp::Sub => x - y,
+                    ArithOp::Mul => x * y,
+                    ArithOp::Div => x / y,
+                    ArithOp::Mod => x % y,
+                };
+                if result.is_finite() {
+                    Ok(Literal::Float(result))
+                } else {
+                    Err("arithmetic on constants does not yield a finite number".into())
+                }
+            }
+            _ => Err(format!(
+                "arithmetic needs numbers, found a {} and a {}",
+                a.type_name(),
+                b.type_name()
+            )),
+        },
+    }
+}
+
+/// Order two constants: strings by code point (ASCII case folded when insensitive), booleans,
+/// numbers as numbers. `None` when one is null or they do not compare.
+pub fn compare_constants(
+    a: &super::Literal,
+    b: &super::Literal,
+    case: super::Case,
+) -> Option<std::cmp::Ordering> {
+    use super::{Case, Literal};
+    match (a, b) {
+        (Literal::Null, _) | (_, Literal::Null) => None,
+        (Literal::Integer(x), Literal::Integer(y)) => Some(x.cmp(y)),
+        (Literal::String(x), Literal::String(y)) => Some(match case {
+            Case::Sensitive => x.cmp(y),
+            Case::Insensitive => x
+                .bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(y.bytes().map(|c| c.to_ascii_lowercase())),
+        }),
+        (Literal::Bool(x), Literal::Bool(y)) => Some(x.cmp(y)),
+        (x, y) => number(x)?.partial_cmp(&number(y)?),
+    }
+}
+
+/// A number constant as a double.
+pub fn number(l: &super::Literal) -> Option<f64> {
+    match l {
+        super::Literal::Integer(i) => Some(*i as f64),
+        super::Literal::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
 /// A literal as `string()` renders it.
 fn literal_to_string(l: &super::Literal) -> String {
     use super::Literal;

@@ -337,31 +337,7 @@ fn compare(op: ast::CompareOp, left: &ast::Expr, right: &ast::Expr) -> Result<Ex
 /// Compare two constants; `None` when the comparison yields null (a null operand, or types
 /// that do not compare).
 fn fold_compare(op: CompareOp, a: &Literal, b: &Literal) -> Option<bool> {
-    use std::cmp::Ordering;
-    let ordering = match (a, b) {
-        (Literal::Null, _) | (_, Literal::Null) => return None,
-        (Literal::String(x), Literal::String(y)) => x.cmp(y),
-        (Literal::Bool(x), Literal::Bool(y)) => x.cmp(y),
-        (x, y) => {
-            let (x, y) = (as_f64(x)?, as_f64(y)?);
-            x.partial_cmp(&y)?
-        }
-    };
-    Some(match op {
-        CompareOp::Eq => ordering == Ordering::Equal,
-        CompareOp::Lt => ordering == Ordering::Less,
-        CompareOp::Le => ordering != Ordering::Greater,
-        CompareOp::Gt => ordering == Ordering::Greater,
-        CompareOp::Ge => ordering != Ordering::Less,
-    })
-}
-
-fn as_f64(l: &Literal) -> Option<f64> {
-    match l {
-        Literal::Integer(i) => Some(*i as f64),
-        Literal::Float(f) => Some(*f),
-        _ => None,
-    }
+    functions::compare_constants(a, b, Case::Sensitive).map(|o| op.holds(o))
 }
 
 fn in_set(v: &ast::Expr, list: &[ast::Expr], case_insensitive: bool) -> Result<Expr> {
@@ -570,54 +546,9 @@ fn arithmetic(op: ArithOp, l: Value, r: Value, span: Span) -> Result<Value> {
     })
 }
 
-/// Fold arithmetic on two constants as Elasticsearch does: integer arithmetic on integers
-/// (truncating division), floating point as soon as one side is a decimal, null absorbing.
+/// Fold arithmetic on two constants as Elasticsearch does (see [`functions::arithmetic`]).
 fn fold_arithmetic(op: ArithOp, a: &Literal, b: &Literal, span: Span) -> Result<Literal> {
-    let overflow = || Diagnostic::error("integer overflow", span);
-    match (a, b) {
-        (Literal::Null, _) | (_, Literal::Null) => Ok(Literal::Null),
-        (Literal::Integer(x), Literal::Integer(y)) => {
-            let (x, y) = (*x, *y);
-            if y == 0 && matches!(op, ArithOp::Div | ArithOp::Mod) {
-                return Err(Diagnostic::error("division by zero", span));
-            }
-            let result = match op {
-                ArithOp::Add => x.checked_add(y),
-                ArithOp::Sub => x.checked_sub(y),
-                ArithOp::Mul => x.checked_mul(y),
-                ArithOp::Div => x.checked_div(y),
-                ArithOp::Mod => x.checked_rem(y),
-            };
-            result.map(Literal::Integer).ok_or_else(overflow)
-        }
-        (x, y) => match (as_f64(x), as_f64(y)) {
-            (Some(x), Some(y)) => {
-                let result = match op {
-                    ArithOp::Add => x + y,
-                    ArithOp::Sub => x - y,
-                    ArithOp::Mul => x * y,
-                    ArithOp::Div => x / y,
-                    ArithOp::Mod => x % y,
-                };
-                if result.is_finite() {
-                    Ok(Literal::Float(result))
-                } else {
-                    Err(Diagnostic::error(
-                        "arithmetic on constants does not yield a finite number",
-                        span,
-                    ))
-                }
-            }
-            _ => Err(Diagnostic::error(
-                format!(
-                    "arithmetic needs numbers, found a {} and a {}",
-                    a.type_name(),
-                    b.type_name()
-                ),
-                span,
-            )),
-        },
-    }
+    functions::arithmetic(op, a, b).map_err(|why| Diagnostic::error(why, span))
 }
 
 fn call(name: &str, case_insensitive: bool, args: &[ast::Expr], span: Span) -> Result<Value> {

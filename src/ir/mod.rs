@@ -223,6 +223,18 @@ impl CompareOp {
         }
     }
 
+    /// Whether `left <op> right` holds when `left` orders `ordering` against `right`.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            CompareOp::Eq => ordering == Equal,
+            CompareOp::Lt => ordering == Less,
+            CompareOp::Le => ordering != Greater,
+            CompareOp::Gt => ordering == Greater,
+            CompareOp::Ge => ordering != Less,
+        }
+    }
+
     /// The operator with its operands swapped (`a < b` ⇔ `b > a`).
     pub fn flipped(self) -> CompareOp {
         match self {
@@ -359,7 +371,79 @@ impl Value {
     }
 }
 
+impl Call {
+    /// The arguments from position `from` on, when every one is a string constant.
+    pub fn constant_strings(&self, from: usize) -> Option<Vec<&String>> {
+        self.args
+            .get(from..)?
+            .iter()
+            .map(|a| match a.as_literal() {
+                Some(Literal::String(s)) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl Expr {
+    /// Whether a comparison with a `null` constant stands here, under `and`/`or`/`not` only:
+    /// such a comparison is null, and so is its negation, which `must_not`-style negation
+    /// cannot express.
+    pub fn compares_with_null(&self) -> bool {
+        match self {
+            Expr::Compare(c) => c.right.as_literal() == Some(&Literal::Null),
+            Expr::And { operands } | Expr::Or { operands } => {
+                operands.iter().any(Expr::compares_with_null)
+            }
+            Expr::Not { operand } => operand.compares_with_null(),
+            _ => false,
+        }
+    }
+
+    /// The distinct fields the condition reads (by name, in order of first use).
+    pub fn fields(&self) -> Vec<&Field> {
+        struct Collector<'a>(Vec<&'a Field>);
+        impl<'a> Collector<'a> {
+            fn expr(&mut self, e: &'a Expr) {
+                match e {
+                    Expr::Bool { .. } => {}
+                    Expr::And { operands } | Expr::Or { operands } => {
+                        operands.iter().for_each(|o| self.expr(o))
+                    }
+                    Expr::Not { operand } => self.expr(operand),
+                    Expr::Compare(c) => {
+                        self.value(&c.left);
+                        self.value(&c.right);
+                    }
+                    Expr::IsNull { value } | Expr::Test { value } => self.value(value),
+                    Expr::In(set) => self.value(&set.value),
+                    Expr::Like(like) => self.value(&like.value),
+                    Expr::Regex(regex) => self.value(&regex.value),
+                }
+            }
+            fn value(&mut self, v: &'a Value) {
+                match v {
+                    Value::Field(f) => {
+                        if !self.0.iter().any(|seen| seen.name == f.name) {
+                            self.0.push(f);
+                        }
+                    }
+                    Value::Literal { .. } => {}
+                    Value::Call(call) => call.args.iter().for_each(|a| self.value(a)),
+                    Value::Arithmetic { left, right, .. } => {
+                        self.value(left);
+                        self.value(right);
+                    }
+                    Value::Negate { operand } => self.value(operand),
+                    Value::Condition { condition } => self.expr(condition),
+                }
+            }
+        }
+        let mut collector = Collector(Vec::new());
+        collector.expr(self);
+        collector.0
+    }
+
     /// A constant condition.
     pub fn bool(value: bool) -> Expr {
         Expr::Bool { value }

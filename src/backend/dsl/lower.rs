@@ -11,7 +11,6 @@ use serde_json::Value as Json;
 use super::lucene_regex::{self, LuceneRegex};
 use super::painless;
 use super::query::{BoolQuery, Query};
-use crate::ir::fold::{visit_value_children, Visit};
 use crate::ir::{
     Call, Case, Category, Compare, CompareOp, EventQuery, Expr, Field, Function, InSet, Like,
     Literal, Pattern, RegexMatch, Value,
@@ -175,7 +174,7 @@ impl<'a> Lowerer<'a> {
         }
         // A comparison with null is null, and so is its negation: no `must_not` can say that,
         // the script's three-valued logic can (an absent `?field` reads as null there too).
-        if compares_with_null(operand) || self.mentions_absent_optional(operand) {
+        if operand.compares_with_null() || self.mentions_absent_optional(operand) {
             return self.script(&Expr::Not {
                 operand: Box::new(operand.clone()),
             });
@@ -403,21 +402,20 @@ impl<'a> Lowerer<'a> {
     }
 
     fn script(&mut self, expr: &Expr) -> Lowered {
-        let mut fields = FieldCollector::default();
-        fields.visit_expr(expr);
-        if fields.0.len() > MAX_SCRIPT_FIELDS {
+        let fields = expr.fields();
+        if fields.len() > MAX_SCRIPT_FIELDS {
             return Err(Unsupported {
                 message: format!(
                     "a condition computed from {} fields (a script may read at most \
                      {MAX_SCRIPT_FIELDS}: it loops over every combination of their values)",
-                    fields.0.len()
+                    fields.len()
                 ),
             });
         }
         // The names scripts read doc values from, with the same checks and warnings as
         // queries get (a text field without a keyword sub-field has no doc values at all).
         let mut doc_names = BTreeMap::new();
-        for field in fields.0.values() {
+        for field in fields {
             let name = self.name(field);
             doc_names.insert(field.name.clone(), name);
         }
@@ -586,29 +584,6 @@ impl<'a> Lowerer<'a> {
                 message,
             });
         }
-    }
-}
-
-/// Whether a comparison with a null constant occurs in `expr` outside a nested value.
-fn compares_with_null(expr: &Expr) -> bool {
-    match expr {
-        Expr::Compare(c) => c.right.as_literal() == Some(&Literal::Null),
-        Expr::And { operands } | Expr::Or { operands } => operands.iter().any(compares_with_null),
-        Expr::Not { operand } => compares_with_null(operand),
-        _ => false,
-    }
-}
-
-/// The distinct fields a condition reads, by name.
-#[derive(Default)]
-struct FieldCollector(BTreeMap<String, Field>);
-
-impl Visit for FieldCollector {
-    fn visit_value(&mut self, v: &Value) {
-        if let Value::Field(f) = v {
-            self.0.entry(f.name.clone()).or_insert_with(|| f.clone());
-        }
-        visit_value_children(self, v);
     }
 }
 

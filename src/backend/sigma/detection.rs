@@ -139,9 +139,12 @@ impl DetectionBuilder<'_> {
         category: Option<(&str, &str)>,
     ) -> Result<Detection, Inexpressible> {
         // Sigma reads `|` in a key as the start of a modifier.
-        let mut fields = FieldNames::default();
-        crate::ir::fold::Visit::visit_expr(&mut fields, condition);
-        if let Some(name) = fields.0.iter().find(|n| n.contains('|')) {
+        if let Some(name) = condition
+            .fields()
+            .into_iter()
+            .map(|f| &f.name)
+            .find(|n| n.contains('|'))
+        {
             return inexpressible(format!(
                 "the field name `{name}` (Sigma reads `|` as a modifier)"
             ));
@@ -415,14 +418,7 @@ impl DetectionBuilder<'_> {
         let Some(Value::Field(field)) = call.args.first() else {
             return inexpressible(format!("`{name}()` on a computed value"));
         };
-        let constants: Option<Vec<&String>> = call.args[1..]
-            .iter()
-            .map(|a| match a.as_literal() {
-                Some(Literal::String(s)) => Some(s),
-                _ => None,
-            })
-            .collect();
-        let Some(constants) = constants else {
+        let Some(constants) = call.constant_strings(1) else {
             return inexpressible(format!("`{name}()` with a computed or non-string argument"));
         };
         match call.function {
@@ -539,22 +535,6 @@ fn has_nested_class(set: &regex_syntax::ast::ClassSet) -> bool {
         ClassSet::Item(ClassSetItem::Unicode(_)) => true,
         ClassSet::BinaryOp(_) => true,
         _ => false,
-    }
-}
-
-/// Every field name a condition reads.
-#[derive(Default)]
-struct FieldNames(Vec<String>);
-
-impl crate::ir::fold::Visit for FieldNames {
-    fn visit_field(&mut self, f: &Field) {
-        self.0.push(f.name.clone());
-    }
-    fn visit_value(&mut self, v: &Value) {
-        if let Value::Field(f) = v {
-            self.0.push(f.name.clone());
-        }
-        crate::ir::fold::visit_value_children(self, v);
     }
 }
 
