@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 use ipnet::IpNet;
 
-use super::document::{date_millis, Document, FieldValue};
+use super::document::{date_millis, Document, FieldRef, FieldValue};
 use super::wildcard::Wildcard;
 use crate::ir::functions::{self, fold};
 use crate::ir::{
@@ -33,19 +33,19 @@ pub enum Condition {
     /// Some value of the field passes the test.
     Field {
         /// The field.
-        field: String,
+        field: FieldRef,
         /// The test.
         test: FieldTest,
     },
     /// The field has no value.
-    Missing(String),
+    Missing(FieldRef),
     /// A computed condition, true when it is true for some combination of the values of
     /// `fields` (the fields it reads, found once at compile time).
     Computed {
         /// The condition.
         expr: Box<Expr>,
         /// The distinct fields it reads.
-        fields: Vec<String>,
+        fields: Vec<FieldRef>,
     },
 }
 
@@ -88,7 +88,7 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
         },
         Expr::IsNull {
             value: Value::Field(f),
-        } => Condition::Missing(f.name.clone()),
+        } => Condition::Missing(FieldRef::new(&f.name)),
         Expr::Compare(c) => compile_compare(expr, c)?,
         Expr::In(set) => match &set.value {
             Value::Field(f) => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
@@ -132,14 +132,18 @@ pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
 
 fn computed_condition(expr: &Expr) -> Condition {
     Condition::Computed {
-        fields: expr.fields().iter().map(|f| f.name.clone()).collect(),
+        fields: expr
+            .fields()
+            .iter()
+            .map(|f| FieldRef::new(&f.name))
+            .collect(),
         expr: Box::new(expr.clone()),
     }
 }
 
 fn field(f: &Field, test: FieldTest) -> Condition {
     Condition::Field {
-        field: f.name.clone(),
+        field: FieldRef::new(&f.name),
         test,
     }
 }
@@ -224,6 +228,19 @@ fn compile_regexes(patterns: &[String], case: Case) -> Result<Vec<regex::Regex>,
 }
 
 impl Condition {
+    /// Add the fields the condition reads to `out`.
+    pub fn collect_fields(&self, out: &mut Vec<FieldRef>) {
+        match self {
+            Condition::Constant(_) => {}
+            Condition::All(cs) | Condition::Any(cs) => {
+                cs.iter().for_each(|c| c.collect_fields(out))
+            }
+            Condition::Not(c) => c.collect_fields(out),
+            Condition::Field { field, .. } | Condition::Missing(field) => out.push(field.clone()),
+            Condition::Computed { fields, .. } => out.extend(fields.iter().cloned()),
+        }
+    }
+
     /// Whether the event matches.
     pub fn matches(&self, doc: &dyn Document) -> bool {
         match self {
@@ -231,8 +248,10 @@ impl Condition {
             Condition::All(cs) => cs.iter().all(|c| c.matches(doc)),
             Condition::Any(cs) => cs.iter().any(|c| c.matches(doc)),
             Condition::Not(c) => !c.matches(doc),
-            Condition::Missing(f) => doc.values(f).is_empty(),
-            Condition::Field { field, test } => doc.values(field).iter().any(|v| test.holds(v)),
+            Condition::Missing(f) => doc.field_values(f).is_empty(),
+            Condition::Field { field, test } => {
+                doc.field_values(field).iter().any(|v| test.holds(v))
+            }
             Condition::Computed { expr, fields } => computed(expr, fields, doc),
         }
     }
@@ -324,11 +343,11 @@ fn number(value: &FieldValue<'_>) -> Option<f64> {
 }
 
 /// A computed condition: true if it is true for some combination of its fields' values.
-fn computed(expr: &Expr, names: &[String], doc: &dyn Document) -> bool {
-    let columns: Vec<Vec<Literal>> = names
+fn computed(expr: &Expr, fields: &[FieldRef], doc: &dyn Document) -> bool {
+    let columns: Vec<Vec<Literal>> = fields
         .iter()
-        .map(|name| {
-            let values: Vec<Literal> = doc.values(name).iter().map(to_literal).collect();
+        .map(|field| {
+            let values: Vec<Literal> = doc.field_values(field).iter().map(to_literal).collect();
             if values.is_empty() {
                 vec![Literal::Null]
             } else {
@@ -340,9 +359,9 @@ fn computed(expr: &Expr, names: &[String], doc: &dyn Document) -> bool {
     let mut index = vec![0usize; columns.len()];
     loop {
         let binding = |name: &str| -> Literal {
-            names
+            fields
                 .iter()
-                .position(|n| n == name)
+                .position(|f| f.name() == name)
                 .map(|i| columns[i][index[i]].clone())
                 .unwrap_or(Literal::Null)
         };

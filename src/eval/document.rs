@@ -2,6 +2,10 @@
 //! nested objects and literal dotted keys alike, arrays contribute every element, and `null`
 //! or `[]` count as missing.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde_json::Value as Json;
 
 /// One value of a field.
@@ -17,10 +21,55 @@ pub enum FieldValue<'a> {
     Text(&'a str),
 }
 
-/// An event whose fields can be read by name.
+/// A field name with a process-wide slot number, so that an event decoded for a set of rules
+/// can answer by index instead of by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldRef {
+    name: Arc<str>,
+    slot: u32,
+}
+
+impl FieldRef {
+    /// The field called `name` (the same slot every time in this process).
+    pub fn new(name: &str) -> FieldRef {
+        static SLOTS: OnceLock<Mutex<HashMap<Arc<str>, u32>>> = OnceLock::new();
+        let mut slots = SLOTS
+            .get_or_init(Default::default)
+            .lock()
+            // The map stays consistent even if a holder panicked: inserts are atomic.
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((name, slot)) = slots.get_key_value(name) {
+            return FieldRef {
+                name: name.clone(),
+                slot: *slot,
+            };
+        }
+        let slot = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = Arc::from(name);
+        slots.insert(name.clone(), slot);
+        FieldRef { name, slot }
+    }
+
+    /// The dotted name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The slot number.
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+}
+
+/// An event whose fields can be read.
 pub trait Document {
     /// Every value of `field` (empty when it is missing or null).
-    fn values(&self, field: &str) -> Vec<FieldValue<'_>>;
+    fn field_values(&self, field: &FieldRef) -> Cow<'_, [FieldValue<'_>]>;
+
+    /// Every value of the field called `name`.
+    fn values(&self, name: &str) -> Vec<FieldValue<'_>> {
+        self.field_values(&FieldRef::new(name)).into_owned()
+    }
 }
 
 /// A parsed JSON event.
@@ -28,9 +77,13 @@ pub trait Document {
 pub struct JsonDocument<'a>(pub &'a Json);
 
 impl Document for JsonDocument<'_> {
-    fn values(&self, field: &str) -> Vec<FieldValue<'_>> {
+    fn field_values(&self, field: &FieldRef) -> Cow<'_, [FieldValue<'_>]> {
+        Cow::Owned(self.values(field.name()))
+    }
+
+    fn values(&self, name: &str) -> Vec<FieldValue<'_>> {
         let mut out = Vec::new();
-        collect(self.0, field, &mut out, 0);
+        collect(self.0, name, &mut out, 0);
         out
     }
 }

@@ -2,19 +2,55 @@
 //! stage (a newer one replaces an older one, as a later start can only help `maxspan`); an
 //! event advances the match waiting at the previous stage, stages tried from last to first so
 //! one event never fills two stages of one match; `until` drops a key's pending matches.
+//!
+//! The matcher never reads events itself: it is told which of its stages an event satisfies
+//! and under which join keys ([`StageHits`]), so the caller decides how events are decoded and
+//! which conditions are worth testing.
 
 use std::collections::HashMap;
 
 use super::condition::{compile, CompileError, Condition};
-use super::document::{Document, FieldValue};
+use super::document::{Document, FieldRef, FieldValue};
 use crate::ir::{Category, Sequence, Stage};
 
-/// One stage, compiled (a `runs=N` stage is N of these).
+/// One distinct stage of a sequence (a `runs=N` stage is one of these, used N times), or its
+/// `until` condition.
 #[derive(Debug, Clone)]
-struct CompiledStage {
-    category: Category,
-    condition: Condition,
-    keys: Vec<String>,
+pub struct CompiledStage {
+    /// The event category it is for.
+    pub category: Category,
+    /// What an event must satisfy.
+    pub condition: Condition,
+    /// Its join key fields (the sequence's `by` and the stage's own).
+    pub keys: Vec<FieldRef>,
+}
+
+impl CompiledStage {
+    /// Whether an event with these category values satisfies the stage.
+    pub fn applies(&self, doc: &dyn Document, categories: &[FieldValue<'_>]) -> bool {
+        in_category(&self.category, categories) && self.condition.matches(doc)
+    }
+}
+
+/// A join key: one value per key field, each written with its type.
+pub type JoinKey = Vec<String>;
+
+/// What one event means to a sequence: the distinct stages it satisfies (by index into
+/// [`SequenceMatcher::stages`]) with its join keys for each, and its join keys for `until`
+/// when it satisfies that.
+#[derive(Debug, Clone, Default)]
+pub struct StageHits {
+    /// Stage index and the event's join keys for it.
+    pub stages: Vec<(usize, Vec<JoinKey>)>,
+    /// The event's join keys for `until`, when it satisfies `until`.
+    pub until: Option<Vec<JoinKey>>,
+}
+
+impl StageHits {
+    /// Whether the event means nothing to the sequence.
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty() && self.until.is_none()
+    }
 }
 
 /// A match waiting for its next stage: its events and its start time.
@@ -25,10 +61,12 @@ type Partial<T> = (Vec<T>, f64);
 #[derive(Debug, Clone)]
 pub struct SequenceMatcher<T> {
     stages: Vec<CompiledStage>,
+    /// For each position of the sequence, the distinct stage it uses.
+    positions: Vec<usize>,
     until: Option<CompiledStage>,
     maxspan: Option<f64>,
-    /// Join key values → pending match per stage.
-    pending: HashMap<Vec<String>, Vec<Option<Partial<T>>>>,
+    /// Join key values → pending match per position.
+    pending: HashMap<JoinKey, Vec<Option<Partial<T>>>>,
 }
 
 fn stage(s: &Stage, shared: &[crate::ir::Field]) -> Result<CompiledStage, CompileError> {
@@ -40,7 +78,7 @@ fn stage(s: &Stage, shared: &[crate::ir::Field]) -> Result<CompiledStage, Compil
     Ok(CompiledStage {
         category: s.event.category.clone(),
         condition: compile(&s.event.condition)?,
-        keys: s.keys(shared).map(|f| f.name.clone()).collect(),
+        keys: s.keys(shared).map(|f| FieldRef::new(&f.name)).collect(),
     })
 }
 
@@ -48,10 +86,11 @@ impl<T: Clone> SequenceMatcher<T> {
     /// Compile a sequence.
     pub fn new(sequence: &Sequence) -> Result<SequenceMatcher<T>, CompileError> {
         let mut stages = Vec::new();
+        let mut positions = Vec::new();
         for s in &sequence.stages {
-            let compiled = stage(s, &sequence.by)?;
+            stages.push(stage(s, &sequence.by)?);
             for _ in 0..s.runs {
-                stages.push(compiled.clone());
+                positions.push(stages.len() - 1);
             }
         }
         let until = sequence
@@ -61,15 +100,42 @@ impl<T: Clone> SequenceMatcher<T> {
             .transpose()?;
         Ok(SequenceMatcher {
             stages,
+            positions,
             until,
             maxspan: sequence.maxspan.map(|d| d.millis as f64),
             pending: HashMap::new(),
         })
     }
 
-    /// Feed the next event (`item` records it, cloned only where a match keeps it; `time` in
-    /// milliseconds; `categories` the values of its category field); returns the matches it
-    /// completes, their items in stage order.
+    /// The distinct stages.
+    pub fn stages(&self) -> &[CompiledStage] {
+        &self.stages
+    }
+
+    /// The `until` condition.
+    pub fn until(&self) -> Option<&CompiledStage> {
+        self.until.as_ref()
+    }
+
+    /// What an event means to this sequence, reading it directly.
+    pub fn hits(&self, doc: &dyn Document, categories: &[FieldValue<'_>]) -> StageHits {
+        StageHits {
+            stages: self
+                .stages
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.applies(doc, categories))
+                .map(|(i, s)| (i, key_values(doc, &s.keys)))
+                .collect(),
+            until: self
+                .until
+                .as_ref()
+                .filter(|u| u.applies(doc, categories))
+                .map(|u| key_values(doc, &u.keys)),
+        }
+    }
+
+    /// Feed the next event, reading it directly (see [`SequenceMatcher::push_hits`]).
     pub fn push(
         &mut self,
         item: &T,
@@ -77,42 +143,52 @@ impl<T: Clone> SequenceMatcher<T> {
         doc: &dyn Document,
         categories: &[FieldValue<'_>],
     ) -> Vec<Vec<T>> {
-        let applies =
-            |s: &CompiledStage| in_category(&s.category, categories) && s.condition.matches(doc);
-        if let Some(until) = &self.until {
-            if applies(until) {
-                for key in key_values(doc, &until.keys) {
-                    self.pending.remove(&key);
-                }
+        let hits = self.hits(doc, categories);
+        self.push_hits(item, time, &hits)
+    }
+
+    /// Feed the next event (`item` records it, cloned only where a match keeps it; `time` in
+    /// milliseconds; `hits` what it satisfies); returns the matches it completes, their items
+    /// in stage order.
+    pub fn push_hits(&mut self, item: &T, time: f64, hits: &StageHits) -> Vec<Vec<T>> {
+        if let Some(keys) = &hits.until {
+            for key in keys {
+                self.pending.remove(key);
             }
         }
-        let n = self.stages.len();
+        let n = self.positions.len();
         let mut completed = Vec::new();
-        for s in (0..n).rev() {
-            if !applies(&self.stages[s]) {
+        for p in (0..n).rev() {
+            let Some((_, keys)) = hits.stages.iter().find(|(s, _)| *s == self.positions[p]) else {
                 continue;
-            }
-            for key in key_values(doc, &self.stages[s].keys) {
-                let slots = self.pending.entry(key).or_insert_with(|| vec![None; n]);
-                if s == 0 {
+            };
+            for key in keys {
+                if p == 0 {
                     if n == 1 {
                         completed.push(vec![item.clone()]);
                     } else {
+                        let slots = self
+                            .pending
+                            .entry(key.clone())
+                            .or_insert_with(|| vec![None; n]);
                         slots[0] = Some((vec![item.clone()], time));
                     }
                     continue;
                 }
-                let Some((mut events, start)) = slots[s - 1].take() else {
+                let Some(slots) = self.pending.get_mut(key) else {
+                    continue;
+                };
+                let Some((mut events, start)) = slots[p - 1].take() else {
                     continue;
                 };
                 if self.maxspan.is_some_and(|span| time - start > span) {
                     continue;
                 }
                 events.push(item.clone());
-                if s == n - 1 {
+                if p == n - 1 {
                     completed.push(events);
                 } else {
-                    slots[s] = Some((events, start));
+                    slots[p] = Some((events, start));
                 }
             }
         }
@@ -136,6 +212,11 @@ impl<T> SequenceMatcher<T> {
         }
         self.pending.len()
     }
+
+    /// How many join keys have pending matches.
+    pub fn pending_keys(&self) -> usize {
+        self.pending.len()
+    }
 }
 
 /// Whether an event whose category field holds `categories` is in `category`.
@@ -148,11 +229,11 @@ pub fn in_category(category: &Category, categories: &[FieldValue<'_>]) -> bool {
 
 /// The join key tuples of an event: the cartesian product of its key fields' values (a
 /// missing field is the value null).
-fn key_values(doc: &dyn Document, fields: &[String]) -> Vec<Vec<String>> {
-    let mut tuples: Vec<Vec<String>> = vec![Vec::new()];
+pub fn key_values(doc: &dyn Document, fields: &[FieldRef]) -> Vec<JoinKey> {
+    let mut tuples: Vec<JoinKey> = vec![Vec::new()];
     for field in fields {
         let mut values: Vec<String> = doc
-            .values(field)
+            .field_values(field)
             .iter()
             .map(|v| match v {
                 FieldValue::Text(s) => format!("s:{s}"),
