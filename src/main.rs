@@ -130,10 +130,45 @@ enum Command {
         /// The event category field (an array in ECS).
         #[arg(long, value_name = "FIELD", default_value = "event.category")]
         category_field: String,
-        /// The timestamp field (ISO-8601 or epoch milliseconds), for sequences' `maxspan`.
+        /// The timestamp field (ISO-8601 or epoch milliseconds): events are taken in its
+        /// order, and sequences' `maxspan` measures it.
         #[arg(long, value_name = "FIELD", default_value = "@timestamp")]
         timestamp_field: String,
+        /// The field that orders events with equal timestamps.
+        #[arg(long, value_name = "FIELD")]
+        tiebreaker_field: Option<String>,
+        /// At most this many alerts per rule.
+        #[arg(long, value_name = "N")]
+        size: Option<u64>,
+        /// How late (in events) a matching event may arrive and still be put in timestamp
+        /// order; `all` reads the whole input before matching sequences.
+        #[arg(long, value_name = "N|all", default_value = "100000", value_parser = parse_window)]
+        reorder_window: Window,
+        /// Per sequence, at most this many join keys with partial matches; past it the
+        /// oldest partial matches are dropped with a warning, so memory stays bounded.
+        #[arg(long, value_name = "N", default_value_t = eqlc::eval::engine::DEFAULT_MAX_PENDING_KEYS)]
+        max_pending_keys: usize,
+        /// Decode every event in full and test every rule on it: slower, for checking the
+        /// fast path.
+        #[arg(long)]
+        reference: bool,
+        /// No progress bar, even on a terminal.
+        #[arg(long)]
+        quiet: bool,
     },
+}
+
+/// `--reorder-window`: a number of events, or `None` for the whole input.
+#[derive(Clone, Copy, Debug)]
+struct Window(Option<u64>);
+
+fn parse_window(text: &str) -> Result<Window, String> {
+    if text == "all" {
+        return Ok(Window(None));
+    }
+    text.parse::<u64>()
+        .map(|n| Window(Some(n)))
+        .map_err(|_| format!("expected a number of events or `all`, not `{text}`"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -321,13 +356,27 @@ fn main() -> ExitCode {
             id_field,
             category_field,
             timestamp_field,
+            tiebreaker_field,
+            size,
+            reorder_window,
+            max_pending_keys,
+            reference,
+            quiet,
             ..
         } => {
-            let fields = eqlc::eval::run::EventFields {
-                category: category_field,
-                timestamp: timestamp_field,
+            let options = eqlc::eval::engine::EngineOptions {
+                fields: eqlc::eval::engine::EventFields {
+                    category: category_field,
+                    timestamp: timestamp_field,
+                    tiebreaker: tiebreaker_field,
+                },
+                reorder_window: reorder_window.0,
+                size,
+                max_pending_keys,
+                reference,
             };
-            evaluate(&specs, &events, format, &id_field, &fields, color)
+            let output = AlertOutput { format, id_field };
+            evaluate(&specs, &events, &output, options, quiet, color)
         }
         Command::Conformance { .. } => Ok(false),
     };
@@ -527,62 +576,135 @@ fn conformance(suites: &[PathBuf]) -> ExitCode {
     ExitCode::from(u8::from(failed > 0))
 }
 
+/// How `eqlc eval` prints alerts.
+struct AlertOutput {
+    format: AlertFormat,
+    id_field: String,
+}
+
+/// Prints alerts to standard output, warnings to standard error, and progress on a terminal.
+struct EvalPrinter<'a, W: Write> {
+    out: W,
+    output: &'a AlertOutput,
+    events: &'a str,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<W: Write> eqlc::eval::engine::Observer for EvalPrinter<'_, W> {
+    fn alert(
+        &mut self,
+        rule: &eqlc::eval::run::CompiledRule,
+        alert: &eqlc::eval::engine::Alert,
+    ) -> std::io::Result<()> {
+        use eqlc::eval::run::{alert_ids, alert_json};
+        match self.output.format {
+            AlertFormat::Json => writeln!(self.out, "{}", alert_json(rule, alert)),
+            AlertFormat::Ids => writeln!(self.out, "{}", alert_ids(alert, &self.output.id_field)),
+        }
+    }
+
+    fn warn(&mut self, message: String) {
+        let line = format!("{}: warning: {message}", self.events);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn progress(&mut self, bytes: u64, events: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+            bar.set_message(format!("{events} events"));
+        }
+    }
+}
+
+fn progress_bar(events: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let size = (events != "-")
+        .then(|| std::fs::metadata(events).ok().map(|m| m.len()))
+        .flatten();
+    let bar = match size {
+        Some(total) => indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {binary_bytes}/{binary_total_bytes} {msg} ({binary_bytes_per_sec}, {eta})",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {binary_bytes} {msg} ({binary_bytes_per_sec})")
+                .ok()?,
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    Some(bar)
+}
+
 fn evaluate(
     specs: &[InputSpec],
     events: &str,
-    format: AlertFormat,
-    id_field: &str,
-    fields: &eqlc::eval::run::EventFields,
+    output: &AlertOutput,
+    options: eqlc::eval::engine::EngineOptions,
+    quiet: bool,
     color: bool,
 ) -> std::io::Result<bool> {
-    use eqlc::eval::run::{alert_ids, alert_json, run};
     let reports = driver::run_batch(specs, &[Target::Eql], false);
     let mut failed = report_failures(&reports, color);
-    let (mut rules, problems) = driver::evaluable_rules(&reports);
+    let (rules, problems) = driver::evaluable_rules(&reports);
     for (path, why) in &problems {
         eprintln!("{path}: error: cannot evaluate: {why}");
         failed = true;
     }
-    let input: Box<dyn std::io::BufRead> = if events == "-" {
-        Box::new(std::io::stdin().lock())
+    let input: Box<dyn std::io::Read + Send> = if events == "-" {
+        Box::new(std::io::stdin())
     } else {
         let file = std::fs::File::open(events)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {events}: {e}")))?;
-        Box::new(std::io::BufReader::new(file))
+        Box::new(file)
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let started = std::time::Instant::now();
-    // Alerts name their rule; the names are copied out because the run holds the rules.
-    let names: Vec<(Option<String>, Option<String>)> = rules
-        .iter()
-        .map(|r| (r.rule_id.clone(), r.name.clone()))
-        .collect();
-    let summary = run(
-        &mut rules,
-        fields,
-        input,
-        |alert| match format {
-            AlertFormat::Json => {
-                let (rule_id, name) = &names[alert.rule];
-                writeln!(out, "{}", alert_json(rule_id, name, &alert))
-            }
-            AlertFormat::Ids => writeln!(out, "{}", alert_ids(&alert, id_field)),
-        },
-        |warning| eprintln!("{events}: warning: {warning}"),
-    )?;
-    out.flush()?;
+    let mut engine = eqlc::eval::engine::Engine::new(rules, options);
+    let (conditions, unfiltered) = engine.conditions();
+    if !quiet {
+        eprintln!(
+            "{} rules: {conditions} conditions, {unfiltered} tested on every event",
+            engine.rules().len()
+        );
+    }
+    let mut printer = EvalPrinter {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        output,
+        events,
+        bar: if quiet { None } else { progress_bar(events) },
+    };
+    let summary = engine.run(input, &mut printer)?;
+    printer.out.flush()?;
+    if let Some(bar) = &printer.bar {
+        bar.finish_and_clear();
+    }
     let seconds = started.elapsed().as_secs_f64();
     let total: u64 = summary.alerts.iter().sum();
+    let rules = engine.rules();
     eprintln!(
         "{} events, {} rules, {total} alerts in {seconds:.2} s ({:.0} events/s)",
         summary.events,
         rules.len(),
         summary.events as f64 / seconds.max(1e-9)
     );
+    if summary.out_of_order > 0 {
+        eprintln!(
+            "{events}: warning: {} matching events arrived later than the reorder window \
+             allows and were taken out of timestamp order (sort the input, or raise \
+             --reorder-window)",
+            summary.out_of_order
+        );
+    }
     for (rule, count) in rules.iter().zip(&summary.alerts) {
         if *count > 0 {
-            let name = rule.name.as_deref().unwrap_or(&rule.path);
-            eprintln!("  {count:>8}  {name}");
+            eprintln!("  {count:>8}  {}", rule.label());
         }
     }
     Ok(failed || summary.bad_lines > 0)

@@ -6,6 +6,9 @@
 pub mod condition;
 pub mod conformance;
 pub mod document;
+pub mod engine;
+pub mod extract;
+pub mod prefilter;
 pub mod run;
 pub mod sequence;
 pub mod wildcard;

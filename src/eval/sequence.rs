@@ -213,6 +213,31 @@ impl<T> SequenceMatcher<T> {
         self.pending.len()
     }
 
+    /// Keep only the `keep` join keys whose pending matches started last: the bound on
+    /// memory when keys explode faster than `maxspan` retires them.
+    pub fn drop_oldest(&mut self, keep: usize) {
+        if self.pending.len() <= keep {
+            return;
+        }
+        let latest = |slots: &Vec<Option<Partial<T>>>| {
+            slots
+                .iter()
+                .flatten()
+                .map(|(_, start)| *start)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let mut starts: Vec<f64> = self.pending.values().map(latest).collect();
+        let cut = starts.len() - keep;
+        starts.select_nth_unstable_by(cut, f64::total_cmp);
+        let threshold = starts[cut];
+        let mut kept = 0;
+        self.pending.retain(|_, slots| {
+            let keep_it = latest(slots) >= threshold && kept < keep;
+            kept += usize::from(keep_it);
+            keep_it
+        });
+    }
+
     /// How many join keys have pending matches.
     pub fn pending_keys(&self) -> usize {
         self.pending.len()

@@ -64,6 +64,22 @@ impl Wildcard {
         Wildcard { shape, insensitive }
     }
 
+    /// The longest literal run every match must contain (ASCII-folded when the pattern is
+    /// case-insensitive), if the pattern has one.
+    pub fn longest_literal(&self) -> Option<String> {
+        let literal = match &self.shape {
+            Shape::Exact(s) | Shape::Prefix(s) | Shape::Suffix(s) | Shape::Contains(s) => s.clone(),
+            Shape::General(pieces) => pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Text(chars) => Some(chars.iter().collect::<String>()),
+                    _ => None,
+                })
+                .max_by_key(String::len)?,
+        };
+        (!literal.is_empty()).then_some(literal)
+    }
+
     /// Whether the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         let insensitive = self.insensitive;

@@ -1,0 +1,901 @@
+//! The evaluator's driver: many rules over one stream of NDJSON events.
+//!
+//! Each rule contributes *units*, the conditions tested per event: a single-event rule one,
+//! a sequence one per distinct stage plus its `until`. Events are read in blocks. Within a
+//! block, every core takes a share of the lines and, per line, finds the units whose literal
+//! needles the line contains ([`Prefilter`]), decodes only the fields the rules read
+//! ([`FieldTrie`]), and tests those units. Only events that satisfy some unit leave the
+//! parallel part. They then pass, one at a time and in Elasticsearch's order (timestamp,
+//! tiebreaker, arrival), through a reorder buffer into the per-rule state: alert counts,
+//! `head`/`tail`, and sequence matchers.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::Read;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::document::{Document, FieldRef, FieldValue, JsonDocument};
+use super::extract::{DecodedEvent, FieldTrie};
+use super::prefilter::{requirement, Prefilter, Requirement, ScanCursor};
+use super::run::{CompiledRule, RuleKind};
+use super::sequence::{key_values, CompiledStage, JoinKey, StageHits};
+
+/// Where event fields are.
+#[derive(Debug, Clone)]
+pub struct EventFields {
+    /// The event category field (`event.category`; an array in ECS).
+    pub category: String,
+    /// The timestamp field (ISO-8601 strings or epoch milliseconds).
+    pub timestamp: String,
+    /// The field that orders events with equal timestamps, if any.
+    pub tiebreaker: Option<String>,
+}
+
+impl Default for EventFields {
+    fn default() -> Self {
+        EventFields {
+            category: "event.category".into(),
+            timestamp: "@timestamp".into(),
+            tiebreaker: None,
+        }
+    }
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Where event fields are.
+    pub fields: EventFields,
+    /// How many events (by arrival) a matching event may wait to be put in order; `None`
+    /// buffers the whole input and sorts it, as Elasticsearch does.
+    pub reorder_window: Option<u64>,
+    /// At most this many alerts per rule (Elasticsearch's `size`).
+    pub size: Option<u64>,
+    /// At most this many join keys with pending matches per sequence; past it the oldest
+    /// pending matches are dropped, with a warning.
+    pub max_pending_keys: usize,
+    /// Decode every event fully and test every rule: the plain reading of the semantics that
+    /// the fast path is checked against.
+    pub reference: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            fields: EventFields::default(),
+            reorder_window: Some(DEFAULT_REORDER_WINDOW),
+            size: None,
+            max_pending_keys: DEFAULT_MAX_PENDING_KEYS,
+            reference: false,
+        }
+    }
+}
+
+/// Events that arrive at most this many events late are still put in order.
+pub const DEFAULT_REORDER_WINDOW: u64 = 100_000;
+
+/// The default cap on join keys with pending matches, per sequence.
+pub const DEFAULT_MAX_PENDING_KEYS: usize = 1_000_000;
+
+/// One match: the rule and the events (one for a single-event rule).
+#[derive(Debug, Clone)]
+pub struct Alert {
+    /// Index of the rule in the list given to [`Engine::new`].
+    pub rule: usize,
+    /// The matched events as their JSON lines, in order.
+    pub events: Vec<Arc<str>>,
+}
+
+/// Counts over a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Events read.
+    pub events: u64,
+    /// Lines that were not JSON objects (reported, then skipped).
+    pub bad_lines: u64,
+    /// Matching events that arrived after a later event had already been processed.
+    pub out_of_order: u64,
+    /// Alerts per rule, in rule order.
+    pub alerts: Vec<u64>,
+}
+
+/// What a run reports as it goes.
+pub trait Observer {
+    /// An alert, as soon as it is final.
+    fn alert(&mut self, rule: &CompiledRule, alert: &Alert) -> std::io::Result<()>;
+    /// Something worth a warning (a bad line, a key cap reached).
+    fn warn(&mut self, message: String);
+    /// Progress: input bytes and events read so far.
+    fn progress(&mut self, _bytes: u64, _events: u64) {}
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Event,
+    Stage(usize),
+    Until,
+}
+
+/// A condition tested per event.
+#[derive(Debug, Clone)]
+struct Unit {
+    rule: u32,
+    role: Role,
+    stage: CompiledStage,
+}
+
+/// What one event satisfied.
+#[derive(Debug, Clone)]
+enum Hit {
+    Event {
+        rule: u32,
+    },
+    Stage {
+        rule: u32,
+        stage: usize,
+        keys: Vec<JoinKey>,
+    },
+    Until {
+        rule: u32,
+        keys: Vec<JoinKey>,
+    },
+}
+
+impl Hit {
+    fn rule(&self) -> u32 {
+        match self {
+            Hit::Event { rule } | Hit::Stage { rule, .. } | Hit::Until { rule, .. } => *rule,
+        }
+    }
+}
+
+/// Where an event goes in Elasticsearch's order.
+#[derive(Debug, Clone, PartialEq)]
+enum Tiebreaker {
+    None,
+    Number(f64),
+    Text(String),
+}
+
+impl Tiebreaker {
+    fn cmp(&self, other: &Tiebreaker) -> Ordering {
+        use Tiebreaker::*;
+        match (self, other) {
+            (None, None) => Ordering::Equal,
+            (None, _) => Ordering::Less,
+            (_, None) => Ordering::Greater,
+            (Number(a), Number(b)) => a.total_cmp(b),
+            (Number(_), Text(_)) => Ordering::Less,
+            (Text(_), Number(_)) => Ordering::Greater,
+            (Text(a), Text(b)) => a.cmp(b),
+        }
+    }
+}
+
+/// An event that satisfied some unit, waiting to be put in order.
+#[derive(Debug)]
+struct Matched {
+    time: Option<f64>,
+    tiebreaker: Tiebreaker,
+    arrival: u64,
+    line: Arc<str>,
+    hits: Vec<Hit>,
+}
+
+/// A matched event with its time settled, ordered for the reorder buffer (a min-heap).
+#[derive(Debug)]
+struct Queued {
+    time: f64,
+    event: Matched,
+}
+
+impl Queued {
+    fn order(&self, other: &Queued) -> Ordering {
+        self.time
+            .total_cmp(&other.time)
+            .then_with(|| self.event.tiebreaker.cmp(&other.event.tiebreaker))
+            .then_with(|| self.event.arrival.cmp(&other.event.arrival))
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.order(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: `BinaryHeap` pops its greatest.
+        other.order(self)
+    }
+}
+
+/// The read-only part of a run, shared by the cores.
+struct Plan {
+    units: Vec<Unit>,
+    prefilter: Prefilter,
+    trie: FieldTrie,
+    category: FieldRef,
+    timestamp: FieldRef,
+    tiebreaker: Option<FieldRef>,
+    reference: bool,
+}
+
+/// What one share of a block found.
+#[derive(Default)]
+struct ShareResult {
+    lines: u64,
+    events: u64,
+    matched: Vec<(u64, Matched)>,
+    bad: Vec<(u64, String)>,
+}
+
+/// Rules compiled for one run over events.
+pub struct Engine {
+    rules: Vec<CompiledRule>,
+    plan: Plan,
+    options: EngineOptions,
+}
+
+/// Lines per block read before the cores share them out.
+const BLOCK_BYTES: usize = 4 << 20;
+
+impl Engine {
+    /// Prepare `rules` for a run.
+    pub fn new(rules: Vec<CompiledRule>, options: EngineOptions) -> Engine {
+        let mut units = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let rule_index = i as u32;
+            match &rule.kind {
+                RuleKind::Event {
+                    category,
+                    condition,
+                } => units.push(Unit {
+                    rule: rule_index,
+                    role: Role::Event,
+                    stage: CompiledStage {
+                        category: category.clone(),
+                        condition: condition.clone(),
+                        keys: Vec::new(),
+                    },
+                }),
+                RuleKind::Sequence(matcher) => {
+                    for (s, stage) in matcher.stages().iter().enumerate() {
+                        units.push(Unit {
+                            rule: rule_index,
+                            role: Role::Stage(s),
+                            stage: stage.clone(),
+                        });
+                    }
+                    if let Some(until) = matcher.until() {
+                        units.push(Unit {
+                            rule: rule_index,
+                            role: Role::Until,
+                            stage: until.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let requirements: Vec<Requirement> = units
+            .iter()
+            .map(|u| {
+                if options.reference {
+                    Requirement::Anything
+                } else {
+                    requirement(&u.stage.condition)
+                }
+            })
+            .collect();
+        let category = FieldRef::new(&options.fields.category);
+        let timestamp = FieldRef::new(&options.fields.timestamp);
+        let tiebreaker = options.fields.tiebreaker.as_deref().map(FieldRef::new);
+        let mut fields = vec![category.clone(), timestamp.clone()];
+        fields.extend(tiebreaker.clone());
+        for unit in &units {
+            unit.stage.condition.collect_fields(&mut fields);
+            fields.extend(unit.stage.keys.iter().cloned());
+        }
+        Engine {
+            plan: Plan {
+                prefilter: Prefilter::new(&requirements),
+                trie: FieldTrie::new(&fields),
+                units,
+                category,
+                timestamp,
+                tiebreaker,
+                reference: options.reference,
+            },
+            rules,
+            options,
+        }
+    }
+
+    /// The rules, in the order alerts refer to them.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// How many conditions are tested per event, and how many of them every event meets
+    /// (no literal prefilter applies).
+    pub fn conditions(&self) -> (usize, usize) {
+        (self.plan.units.len(), self.plan.prefilter.unfiltered())
+    }
+
+    /// Run the rules over the NDJSON events of `input`.
+    pub fn run(
+        &mut self,
+        input: impl Read + Send,
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<RunSummary> {
+        let mut state = RunState::new(&self.rules, &self.options);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+        std::thread::scope(|scope| {
+            // Reading overlaps with matching: one block is read while the last is examined.
+            scope.spawn(move || read_blocks(input, sender));
+            let mut bytes = 0u64;
+            let mut first_line = 1u64;
+            for block in receiver {
+                let block = block?;
+                bytes += block.len() as u64;
+                let results = self.examine_block(&block);
+                for share in results {
+                    for (line, message) in share.bad {
+                        state.summary.bad_lines += 1;
+                        observer.warn(format!("line {}: {message}", first_line + line));
+                    }
+                    let window = self.options.reorder_window;
+                    for (line, matched) in share.matched {
+                        let arrival = first_line + line;
+                        state.arrive(arrival, matched);
+                        state.release(&mut self.rules, window, arrival, observer)?;
+                    }
+                    state.summary.events += share.events;
+                    first_line += share.lines;
+                    state.release(&mut self.rules, window, first_line, observer)?;
+                }
+                observer.progress(bytes, state.summary.events);
+            }
+            state.release(&mut self.rules, Some(0), u64::MAX, observer)?;
+            state.finish(&self.rules, observer)
+        })
+    }
+
+    /// Split a block into one share per core (several, so a slow share does not hold the
+    /// rest up) and examine the shares in parallel; results in input order.
+    fn examine_block(&self, block: &[u8]) -> Vec<ShareResult> {
+        let shares = rayon::current_num_threads().max(1) * 4;
+        let target = block.len() / shares + 1;
+        let mut bounds = Vec::with_capacity(shares + 1);
+        bounds.push(0);
+        let mut at = 0;
+        while at < block.len() {
+            let end = (at + target).min(block.len());
+            let end = match memchr::memchr(b'\n', &block[end.saturating_sub(1)..]) {
+                Some(offset) => end.saturating_sub(1) + offset + 1,
+                None => block.len(),
+            };
+            bounds.push(end);
+            at = end;
+        }
+        bounds
+            .par_windows(2)
+            .map(|w| self.examine_share(&block[w[0]..w[1]]))
+            .collect()
+    }
+
+    fn examine_share(&self, share: &[u8]) -> ShareResult {
+        let plan = &self.plan;
+        let mut result = ShareResult::default();
+        let mut candidates = Vec::new();
+        let mut decoded = DecodedEvent::new();
+        let line_ends: Vec<usize> = memchr::memchr_iter(b'\n', share)
+            .chain(std::iter::once(share.len()))
+            .collect();
+        let scan = plan.prefilter.scan(share, &line_ends);
+        let mut cursor = ScanCursor::default();
+        let mut start = 0;
+        for (index, &end) in line_ends.iter().enumerate() {
+            let raw = share[start..end].trim_ascii();
+            start = (end + 1).min(share.len());
+            let any =
+                plan.prefilter
+                    .candidates(&scan, &mut cursor, index as u32, raw, &mut candidates);
+            let index = index as u64;
+            if raw.is_empty() {
+                continue;
+            }
+            result.events += 1;
+            let Ok(line) = std::str::from_utf8(raw) else {
+                result.events -= 1;
+                result.bad.push((index, "not UTF-8".into()));
+                continue;
+            };
+            // A line no condition can match is not decoded, so it is only checked to look
+            // like an object; a line that might match must be JSON.
+            if !any {
+                if !(line.starts_with('{') && line.ends_with('}')) {
+                    result.events -= 1;
+                    result.bad.push((index, "not a JSON object".into()));
+                }
+                continue;
+            }
+            let outcome = if plan.reference {
+                match serde_json::from_str::<serde_json::Value>(line) {
+                    Ok(json @ serde_json::Value::Object(_)) => {
+                        Ok(plan.test(&JsonDocument(&json), &candidates))
+                    }
+                    Ok(_) => Err("not a JSON object".to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            } else {
+                match plan.trie.decode(line, &mut decoded) {
+                    Ok(()) => Ok(plan.test(&decoded.view(), &candidates)),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            match outcome {
+                Ok(Some((time, tiebreaker, hits))) => result.matched.push((
+                    index,
+                    Matched {
+                        time,
+                        tiebreaker,
+                        arrival: 0,
+                        line: Arc::from(line),
+                        hits,
+                    },
+                )),
+                Ok(None) => {}
+                Err(message) => {
+                    result.events -= 1;
+                    result.bad.push((index, message));
+                }
+            }
+        }
+        // A share ends with its line's newline, so its last (empty) piece is not a line.
+        result.lines = line_ends.len() as u64 - u64::from(share.ends_with(b"\n"));
+        result
+    }
+}
+
+impl Plan {
+    /// Test the candidate units on one event: its time, tiebreaker and hits, if any.
+    fn test(
+        &self,
+        doc: &dyn Document,
+        candidates: &[bool],
+    ) -> Option<(Option<f64>, Tiebreaker, Vec<Hit>)> {
+        let categories = doc.field_values(&self.category);
+        let mut hits = Vec::new();
+        for (unit, _) in self.units.iter().zip(candidates).filter(|(_, c)| **c) {
+            if !unit.stage.applies(doc, &categories) {
+                continue;
+            }
+            let keys = || key_values(doc, &unit.stage.keys);
+            hits.push(match unit.role {
+                Role::Event => Hit::Event { rule: unit.rule },
+                Role::Stage(stage) => Hit::Stage {
+                    rule: unit.rule,
+                    stage,
+                    keys: keys(),
+                },
+                Role::Until => Hit::Until {
+                    rule: unit.rule,
+                    keys: keys(),
+                },
+            });
+        }
+        if hits.is_empty() {
+            return None;
+        }
+        let time = doc
+            .field_values(&self.timestamp)
+            .first()
+            .and_then(FieldValue::as_millis);
+        let tiebreaker = match &self.tiebreaker {
+            Some(field) => match doc.field_values(field).first() {
+                Some(FieldValue::Integer(i)) => Tiebreaker::Number(*i as f64),
+                Some(FieldValue::Float(f)) => Tiebreaker::Number(*f),
+                Some(FieldValue::Text(s)) => Tiebreaker::Text(s.to_string()),
+                Some(FieldValue::Bool(b)) => Tiebreaker::Number(f64::from(u8::from(*b))),
+                None => Tiebreaker::None,
+            },
+            None => Tiebreaker::None,
+        };
+        Some((time, tiebreaker, hits))
+    }
+}
+
+/// Read `input` in blocks that end at a line break (gzip is recognised by its magic bytes).
+fn read_blocks(input: impl Read, sender: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+    let mut carry: Vec<u8> = Vec::new();
+    let gzip = match std::io::BufRead::fill_buf(&mut input) {
+        Ok(head) => head.starts_with(&[0x1f, 0x8b]),
+        Err(e) => {
+            let _ = sender.send(Err(e));
+            return;
+        }
+    };
+    let mut reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    loop {
+        let mut block = std::mem::take(&mut carry);
+        let wanted = BLOCK_BYTES.saturating_sub(block.len()).max(1 << 16);
+        block.reserve(wanted);
+        // `take` + `read_to_end` fills spare capacity without zeroing it first.
+        let eof = match (&mut reader).take(wanted as u64).read_to_end(&mut block) {
+            Ok(n) => n < wanted,
+            Err(e) => {
+                let _ = sender.send(Err(e));
+                return;
+            }
+        };
+        if !eof {
+            // Keep the unfinished last line for the next block; a block with no line
+            // break at all grows until it has one.
+            match memchr::memrchr(b'\n', &block) {
+                Some(last) => carry = block.split_off(last + 1),
+                None => {
+                    carry = block;
+                    continue;
+                }
+            }
+        }
+        if !block.is_empty() && sender.send(Ok(block)).is_err() {
+            return;
+        }
+        if eof {
+            return;
+        }
+    }
+}
+
+/// Per-rule state and the reorder buffer.
+struct RunState {
+    summary: RunSummary,
+    queue: BinaryHeap<Queued>,
+    /// The latest time seen in arrival order, standing in for events without one.
+    latest_arrived: f64,
+    /// The time of the last event released.
+    latest_released: f64,
+    tails: Vec<VecDeque<Vec<Arc<str>>>>,
+    caps: Vec<Option<u64>>,
+    key_warned: Vec<bool>,
+    max_pending_keys: usize,
+    released: u64,
+}
+
+/// How often (in released events) sequences drop pending matches past `maxspan`.
+const EXPIRY_INTERVAL: u64 = 10_000;
+
+impl RunState {
+    fn new(rules: &[CompiledRule], options: &EngineOptions) -> RunState {
+        RunState {
+            summary: RunSummary {
+                alerts: vec![0; rules.len()],
+                ..RunSummary::default()
+            },
+            queue: BinaryHeap::new(),
+            latest_arrived: f64::NEG_INFINITY,
+            latest_released: f64::NEG_INFINITY,
+            tails: vec![VecDeque::new(); rules.len()],
+            caps: rules
+                .iter()
+                .map(|r| match (r.head, options.size) {
+                    (Some(h), Some(s)) => Some(h.min(s)),
+                    (h, s) => h.or(s),
+                })
+                .collect(),
+            key_warned: vec![false; rules.len()],
+            max_pending_keys: options.max_pending_keys.max(1),
+            released: 0,
+        }
+    }
+
+    fn arrive(&mut self, arrival: u64, mut event: Matched) {
+        event.arrival = arrival;
+        let time = event.time.unwrap_or(self.latest_arrived);
+        self.latest_arrived = self.latest_arrived.max(time);
+        self.queue.push(Queued { time, event });
+    }
+
+    /// Process queued events that arrived more than `window` lines before `now`.
+    fn release(
+        &mut self,
+        rules: &mut [CompiledRule],
+        window: Option<u64>,
+        now: u64,
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<()> {
+        let Some(window) = window else {
+            return Ok(());
+        };
+        while let Some(next) = self.queue.peek() {
+            if now != u64::MAX && next.event.arrival.saturating_add(window) > now {
+                break;
+            }
+            let Some(Queued { time, event }) = self.queue.pop() else {
+                break;
+            };
+            if time < self.latest_released {
+                self.summary.out_of_order += 1;
+            }
+            self.latest_released = self.latest_released.max(time);
+            self.process(rules, time, event, observer)?;
+        }
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        rules: &mut [CompiledRule],
+        time: f64,
+        event: Matched,
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<()> {
+        self.released += 1;
+        let sweep = self.released.is_multiple_of(EXPIRY_INTERVAL);
+        let mut hits = event.hits.into_iter().peekable();
+        while let Some(first) = hits.next() {
+            let index = first.rule() as usize;
+            let mut found: Vec<Vec<Arc<str>>> = Vec::new();
+            match &mut rules[index].kind {
+                RuleKind::Event { .. } => found.push(vec![event.line.clone()]),
+                RuleKind::Sequence(matcher) => {
+                    let mut stage_hits = StageHits::default();
+                    let mut add = |hit: Hit| match hit {
+                        Hit::Stage { stage, keys, .. } => stage_hits.stages.push((stage, keys)),
+                        Hit::Until { keys, .. } => stage_hits.until = Some(keys),
+                        Hit::Event { .. } => {}
+                    };
+                    add(first);
+                    // A rule's hits are adjacent: units are laid out rule by rule.
+                    while let Some(hit) = hits.next_if(|h| h.rule() as usize == index) {
+                        add(hit);
+                    }
+                    found = matcher.push_hits(&event.line, time, &stage_hits);
+                    if sweep {
+                        matcher.expire(self.latest_released);
+                    }
+                    if matcher.pending_keys() > self.max_pending_keys {
+                        matcher.expire(self.latest_released);
+                        if matcher.pending_keys() > self.max_pending_keys {
+                            matcher.drop_oldest(self.max_pending_keys / 2);
+                            if !self.key_warned[index] {
+                                self.key_warned[index] = true;
+                                observer.warn(format!(
+                                    "{}: more than {} join keys with pending sequences; \
+                                     the oldest were dropped (raise --max-pending-keys, or \
+                                     give the sequence a maxspan)",
+                                    rules[index].label(),
+                                    self.max_pending_keys
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            for events in found {
+                self.found(rules, index, events, observer)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn found(
+        &mut self,
+        rules: &[CompiledRule],
+        rule: usize,
+        events: Vec<Arc<str>>,
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<()> {
+        if let Some(n) = rules[rule].tail {
+            let kept = &mut self.tails[rule];
+            kept.push_back(events);
+            if kept.len() as u64 > n {
+                kept.pop_front();
+            }
+            return Ok(());
+        }
+        if self.caps[rule].is_some_and(|cap| self.summary.alerts[rule] >= cap) {
+            return Ok(());
+        }
+        self.summary.alerts[rule] += 1;
+        observer.alert(&rules[rule], &Alert { rule, events })
+    }
+
+    fn finish(
+        mut self,
+        rules: &[CompiledRule],
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<RunSummary> {
+        let tails = std::mem::take(&mut self.tails);
+        for (rule, kept) in tails.into_iter().enumerate() {
+            for events in kept {
+                if self.caps[rule].is_some_and(|cap| self.summary.alerts[rule] >= cap) {
+                    break;
+                }
+                self.summary.alerts[rule] += 1;
+                observer.alert(&rules[rule], &Alert { rule, events })?;
+            }
+        }
+        Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::bare_eql;
+    use crate::driver::compile_query;
+    use crate::eval::run::{alert_ids, compile_rule};
+
+    fn rule(eql: &str) -> CompiledRule {
+        compile_rule(
+            "<query>",
+            &bare_eql(eql),
+            &compile_query(eql).expect("compiles"),
+        )
+        .expect("evaluable")
+    }
+
+    #[derive(Default)]
+    struct Collect {
+        alerts: Vec<String>,
+        warnings: Vec<String>,
+    }
+
+    impl Observer for Collect {
+        fn alert(&mut self, _: &CompiledRule, alert: &Alert) -> std::io::Result<()> {
+            self.alerts
+                .push(format!("{}:{}", alert.rule, alert_ids(alert, "id")));
+            Ok(())
+        }
+        fn warn(&mut self, message: String) {
+            self.warnings.push(message);
+        }
+    }
+
+    const EVENTS: &str = r#"{"event": {"category": ["process"]}, "id": 1, "process": {"name": "alpha"}}
+{"event": {"category": "file"}, "id": 2, "process": {"name": "alpha"}}
+not json
+{"event": {"category": "process"}, "id": 3, "process": {"name": "beta"}}
+
+{"event": {"category": "process"}, "id": 4, "process": {"name": "alpha"}}
+{"event": {"category": "process"}, "id": 5, "process": {"name": "alpha"
+"#;
+
+    fn run_all(
+        rules: Vec<CompiledRule>,
+        options: EngineOptions,
+        input: &str,
+    ) -> (Collect, RunSummary) {
+        let mut engine = Engine::new(rules, options);
+        let mut seen = Collect::default();
+        let summary = engine.run(input.as_bytes(), &mut seen).expect("runs");
+        (seen, summary)
+    }
+
+    #[test]
+    fn categories_arrays_pipes_and_bad_lines() {
+        for reference in [false, true] {
+            let rules = vec![
+                rule(r#"process where process.name == "alpha""#),
+                rule("any where true | head 2"),
+                rule("process where true | tail 1"),
+            ];
+            let options = EngineOptions {
+                reference,
+                ..EngineOptions::default()
+            };
+            let (seen, summary) = run_all(rules, options, EVENTS);
+            assert_eq!(seen.alerts, ["0:1", "1:1", "1:2", "0:4", "2:4"]);
+            assert_eq!(summary.events, 4);
+            assert_eq!(summary.alerts, [2, 2, 1]);
+            assert_eq!(summary.bad_lines, 2);
+            assert!(
+                seen.warnings[0].starts_with("line 3:"),
+                "{:?}",
+                seen.warnings
+            );
+            assert!(
+                seen.warnings[1].starts_with("line 7:"),
+                "{:?}",
+                seen.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn sequences_alert_with_their_events() {
+        let rules = vec![rule(
+            r#"sequence with maxspan=1h [process where process.name == "alpha"] [process where process.name == "beta"]"#,
+        )];
+        let (seen, summary) = run_all(rules, EngineOptions::default(), EVENTS);
+        assert_eq!(seen.alerts, ["0:1,3"]);
+        assert_eq!(summary.alerts, [1]);
+    }
+
+    #[test]
+    fn events_are_put_in_timestamp_then_tiebreaker_order() {
+        let events = r#"{"@timestamp": 30, "id": 1, "n": "b"}
+{"@timestamp": 10, "id": 2, "n": "a"}
+{"@timestamp": 20, "id": 4, "n": "a"}
+{"@timestamp": 20, "id": 3, "n": "a"}
+"#;
+        let sequence = || rule(r#"sequence [any where n == "a"] [any where n == "b"]"#);
+        let fields = EventFields {
+            tiebreaker: Some("id".into()),
+            ..EventFields::default()
+        };
+        let ordered = EngineOptions {
+            fields: fields.clone(),
+            ..EngineOptions::default()
+        };
+        let (seen, summary) = run_all(
+            vec![rule(r#"any where n == "a""#), sequence()],
+            ordered,
+            events,
+        );
+        assert_eq!(seen.alerts, ["0:2", "0:3", "0:4", "1:4,1"]);
+        assert_eq!(summary.out_of_order, 0);
+
+        // Without a window, events are taken as they come and late ones are counted.
+        let unordered = EngineOptions {
+            fields,
+            reorder_window: Some(0),
+            ..EngineOptions::default()
+        };
+        let (seen, summary) = run_all(vec![sequence()], unordered, events);
+        assert_eq!(seen.alerts, Vec::<String>::new());
+        assert_eq!(summary.out_of_order, 3);
+    }
+
+    #[test]
+    fn size_caps_alerts_and_gzip_is_read() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(EVENTS.as_bytes()).expect("compress");
+        let compressed = gz.finish().expect("compress");
+        let mut engine = Engine::new(
+            vec![rule("process where true")],
+            EngineOptions {
+                size: Some(1),
+                ..EngineOptions::default()
+            },
+        );
+        let mut seen = Collect::default();
+        let summary = engine.run(compressed.as_slice(), &mut seen).expect("runs");
+        assert_eq!(seen.alerts, ["0:1"]);
+        assert_eq!(summary.events, 4);
+    }
+
+    #[test]
+    fn a_key_explosion_is_capped_with_a_warning() {
+        let events: String = (0..100)
+            .map(|i| format!("{{\"@timestamp\": {i}, \"id\": {i}, \"k\": {i}}}\n"))
+            .collect();
+        let (seen, _) = run_all(
+            vec![rule("sequence by k [any where true] [any where false]")],
+            EngineOptions {
+                max_pending_keys: 10,
+                ..EngineOptions::default()
+            },
+            &events,
+        );
+        assert_eq!(seen.warnings.len(), 1, "{:?}", seen.warnings);
+        assert!(seen.warnings[0].contains("join keys"));
+    }
+}
