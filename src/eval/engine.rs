@@ -265,6 +265,7 @@ impl Engine {
                         category: category.clone(),
                         condition: condition.clone(),
                         keys: Vec::new(),
+                        optional_keys: Vec::new(),
                     },
                 }),
                 RuleKind::Sequence(matcher) => {
@@ -479,7 +480,7 @@ impl Plan {
             if !unit.stage.applies(doc, &categories) {
                 continue;
             }
-            let keys = || key_values(doc, &unit.stage.keys);
+            let keys = || key_values(doc, &unit.stage.keys, &unit.stage.optional_keys);
             hits.push(match unit.role {
                 Role::Event => Hit::Event { rule: unit.rule },
                 Role::Stage(stage) => Hit::Stage {

@@ -23,6 +23,9 @@ pub struct CompiledStage {
     pub condition: Condition,
     /// Its join key fields (the sequence's `by` and the stage's own).
     pub keys: Vec<FieldRef>,
+    /// For each key field, whether it is `?optional`: only then may it be null. An event
+    /// missing a required key takes no part in the stage.
+    pub optional_keys: Vec<bool>,
 }
 
 impl CompiledStage {
@@ -79,6 +82,7 @@ fn stage(s: &Stage, shared: &[crate::ir::Field]) -> Result<CompiledStage, Compil
         category: s.event.category.clone(),
         condition: compile(&s.event.condition)?,
         keys: s.keys(shared).map(|f| FieldRef::new(&f.name)).collect(),
+        optional_keys: s.keys(shared).map(|f| f.optional).collect(),
     })
 }
 
@@ -125,13 +129,13 @@ impl<T: Clone> SequenceMatcher<T> {
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.applies(doc, categories))
-                .map(|(i, s)| (i, key_values(doc, &s.keys)))
+                .map(|(i, s)| (i, key_values(doc, &s.keys, &s.optional_keys)))
                 .collect(),
             until: self
                 .until
                 .as_ref()
                 .filter(|u| u.applies(doc, categories))
-                .map(|u| key_values(doc, &u.keys)),
+                .map(|u| key_values(doc, &u.keys, &u.optional_keys)),
         }
     }
 
@@ -252,11 +256,11 @@ pub fn in_category(category: &Category, categories: &[FieldValue<'_>]) -> bool {
     }
 }
 
-/// The join key tuples of an event: the cartesian product of its key fields' values (a
-/// missing field is the value null).
-pub fn key_values(doc: &dyn Document, fields: &[FieldRef]) -> Vec<JoinKey> {
+/// The join key tuples of an event: the cartesian product of its key fields' values. A
+/// missing `?optional` field is the value null; a missing required one leaves no tuple.
+pub fn key_values(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> Vec<JoinKey> {
     let mut tuples: Vec<JoinKey> = vec![Vec::new()];
-    for field in fields {
+    for (i, field) in fields.iter().enumerate() {
         let mut values: Vec<String> = doc
             .field_values(field)
             .iter()
@@ -270,6 +274,9 @@ pub fn key_values(doc: &dyn Document, fields: &[FieldRef]) -> Vec<JoinKey> {
         values.sort();
         values.dedup();
         if values.is_empty() {
+            if !optional.get(i).copied().unwrap_or(false) {
+                return Vec::new();
+            }
             values.push("null".into());
         }
         tuples = tuples
