@@ -290,7 +290,7 @@ impl Engine {
             .iter()
             .map(|u| {
                 if options.reference {
-                    Requirement::Anything
+                    Requirement::anything()
                 } else {
                     requirement(&u.stage.condition)
                 }
@@ -472,11 +472,11 @@ impl Plan {
     fn test(
         &self,
         doc: &dyn Document,
-        candidates: &[bool],
+        candidates: &[u32],
     ) -> Option<(Option<f64>, Tiebreaker, Vec<Hit>)> {
         let categories = doc.field_values(&self.category);
         let mut hits = Vec::new();
-        for (unit, _) in self.units.iter().zip(candidates).filter(|(_, c)| **c) {
+        for unit in candidates.iter().map(|&u| &self.units[u as usize]) {
             if !unit.stage.applies(doc, &categories) {
                 continue;
             }

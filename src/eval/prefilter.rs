@@ -16,32 +16,52 @@ use super::condition::{Condition, FieldTest};
 use super::document::date_millis;
 use crate::ir::{CompareOp, Literal};
 
-/// What must appear in the text of a matching event.
+/// What must appear in the text of a matching event: every clause, each satisfied by any
+/// one of its (JSON-escaped) strings. No clauses means nothing is known (every event is a
+/// candidate); an empty clause means the condition can never hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requirement {
-    /// Nothing known: every event is a candidate.
-    Anything,
-    /// One of these (JSON-escaped) strings; none means the condition can never hold.
-    OneOf(Vec<String>),
+pub struct Requirement {
+    /// The clauses, all required.
+    pub clauses: Vec<Vec<String>>,
+}
+
+impl Requirement {
+    /// The requirement that every event meets.
+    pub fn anything() -> Requirement {
+        Requirement {
+            clauses: Vec::new(),
+        }
+    }
 }
 
 /// The requirement of a condition.
 pub fn requirement(condition: &Condition) -> Requirement {
-    match needles(condition) {
-        Some((mut needles, _)) => {
-            needles.sort();
-            needles.dedup();
-            Requirement::OneOf(needles)
-        }
-        None => Requirement::Anything,
+    let mut clauses = needles(condition).unwrap_or_default();
+    // The most selective clauses first: not from common-value fields, then longest weakest
+    // needle. A few are enough, and each costs bookkeeping per line.
+    clauses.sort_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())));
+    clauses.truncate(MAX_CLAUSES);
+    Requirement {
+        clauses: clauses
+            .into_iter()
+            .map(|c| {
+                let mut needles = c.needles;
+                needles.sort();
+                needles.dedup();
+                needles
+            })
+            .collect(),
     }
 }
 
 /// Needles below this length hit nearly every line and only cost time.
-const MIN_NEEDLE: usize = 3;
+const MIN_NEEDLE: usize = 5;
+
+/// Clauses kept per condition.
+const MAX_CLAUSES: usize = 3;
 
 /// Fields whose values are a few words shared by most events (ECS enumerations, agent and
-/// data stream names): their needles select little, so another conjunct is preferred.
+/// data stream names): their needles select little, so other clauses are preferred.
 const COMMON_VALUE_FIELDS: &[&str] = &[
     "event.",
     "host.os.",
@@ -53,37 +73,51 @@ const COMMON_VALUE_FIELDS: &[&str] = &[
     "cloud.provider",
 ];
 
-/// A condition's needles, and whether they come from fields with common values.
-fn needles(condition: &Condition) -> Option<(Vec<String>, bool)> {
+/// One clause while requirements are worked out.
+#[derive(Debug, Clone)]
+struct Clause {
+    needles: Vec<String>,
+    /// From a field with common values.
+    common: bool,
+}
+
+impl Clause {
+    fn weakest(&self) -> usize {
+        self.needles.iter().map(String::len).min().unwrap_or(usize::MAX)
+    }
+}
+
+/// A condition's clauses (all required), or `None` when nothing is known.
+fn needles(condition: &Condition) -> Option<Vec<Clause>> {
     match condition {
-        Condition::Constant(false) => Some((Vec::new(), false)),
-        Condition::All(operands) => operands
-            .iter()
-            .filter_map(needles)
-            // The most selective conjunct: not from a common-value field, then with the
-            // longest weakest needle, then with fewest needles.
-            .max_by_key(|(n, common)| {
-                (
-                    !common,
-                    n.iter().map(String::len).min().unwrap_or(usize::MAX),
-                    usize::MAX - n.len(),
-                )
-            }),
+        Condition::Constant(false) => Some(vec![Clause {
+            needles: Vec::new(),
+            common: false,
+        }]),
+        Condition::All(operands) => {
+            let clauses: Vec<Clause> = operands.iter().filter_map(needles).flatten().collect();
+            (!clauses.is_empty()).then_some(clauses)
+        }
         Condition::Any(operands) => {
-            let mut all = Vec::new();
-            let mut any_common = false;
+            // One clause: for each operand, its best clause; any of their needles will do.
+            let mut union = Clause {
+                needles: Vec::new(),
+                common: false,
+            };
             for operand in operands {
-                let (needles, common) = needles(operand)?;
-                all.extend(needles);
-                any_common |= common;
+                let best = needles(operand)?
+                    .into_iter()
+                    .min_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())))?;
+                union.needles.extend(best.needles);
+                union.common |= best.common;
             }
-            Some((all, any_common))
+            Some(vec![union])
         }
         Condition::Field { field, test } => {
             let common = COMMON_VALUE_FIELDS
                 .iter()
                 .any(|prefix| field.name().starts_with(prefix));
-            field_needles(test).map(|n| (n, common))
+            field_needles(test).map(|needles| vec![Clause { needles, common }])
         }
         Condition::Constant(true)
         | Condition::Not(_)
@@ -171,11 +205,13 @@ pub fn has_opaque_escapes(line: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     automaton: Option<AhoCorasick>,
-    /// For each needle, the conditions (by index) that it admits.
-    admits: Vec<Vec<u32>>,
+    /// For each needle, the (condition, clause) pairs it satisfies.
+    admits: Vec<Vec<(u32, u32)>>,
+    /// For each condition, how many clauses it requires (0: always a candidate).
+    required: Vec<u32>,
     /// Conditions with no requirement: always candidates.
     always: Vec<u32>,
-    conditions: usize,
+    clauses: usize,
 }
 
 impl Prefilter {
@@ -183,25 +219,29 @@ impl Prefilter {
     pub fn new(requirements: &[Requirement]) -> Prefilter {
         let mut needles: Vec<String> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = Default::default();
-        let mut admits: Vec<Vec<u32>> = Vec::new();
+        let mut admits: Vec<Vec<(u32, u32)>> = Vec::new();
         let mut always = Vec::new();
+        let mut required = Vec::new();
+        let mut clauses = 0u32;
         for (i, requirement) in requirements.iter().enumerate() {
-            match requirement {
-                Requirement::Anything => always.push(i as u32),
-                Requirement::OneOf(list) => {
-                    for needle in list {
-                        // Case is ignored, so needles differing only in case are one.
-                        let key = needle.to_ascii_lowercase();
-                        let id = *index.entry(key.clone()).or_insert_with(|| {
-                            needles.push(key);
-                            admits.push(Vec::new());
-                            needles.len() - 1
-                        });
-                        if admits[id].last() != Some(&(i as u32)) {
-                            admits[id].push(i as u32);
-                        }
+            required.push(requirement.clauses.len() as u32);
+            if requirement.clauses.is_empty() {
+                always.push(i as u32);
+            }
+            for clause in &requirement.clauses {
+                for needle in clause {
+                    // Case is ignored, so needles differing only in case are one.
+                    let key = needle.to_ascii_lowercase();
+                    let id = *index.entry(key.clone()).or_insert_with(|| {
+                        needles.push(key);
+                        admits.push(Vec::new());
+                        needles.len() - 1
+                    });
+                    if admits[id].last() != Some(&(i as u32, clauses)) {
+                        admits[id].push((i as u32, clauses));
                     }
                 }
+                clauses += 1;
             }
         }
         let automaton = (!needles.is_empty())
@@ -222,13 +262,15 @@ impl Prefilter {
         if automaton.is_none() {
             // Without an automaton nothing can be excluded.
             always = (0..requirements.len() as u32).collect();
+            required.iter_mut().for_each(|r| *r = 0);
             admits.clear();
         }
         Prefilter {
             automaton,
             admits,
+            required,
             always,
-            conditions: requirements.len(),
+            clauses: clauses as usize,
         }
     }
 
@@ -248,50 +290,58 @@ impl Prefilter {
         // Needles are lower-case, so the text is too: then the automaton can use its fast
         // literal searchers, which do not fold case.
         let lower = text.to_ascii_lowercase();
+        // Matches come in order of their end, and none spans a line break, so their lines
+        // come in order too.
+        let mut line = 0usize;
         for found in automaton.find_overlapping_iter(&lower) {
-            scan.hits
-                .push((line_of(found.start()), found.pattern().as_u32()));
+            while line_ends.get(line).is_some_and(|&end| end <= found.start()) {
+                line += 1;
+            }
+            scan.hits.push((line as u32, found.pattern().as_u32()));
         }
         for finder in [&*ESCAPED_U, &*ESCAPED_SLASH] {
             for at in finder.find_iter(text) {
                 scan.maybe_opaque.push(line_of(at));
             }
         }
-        scan.hits.sort_unstable();
         scan.maybe_opaque.sort_unstable();
         scan.maybe_opaque.dedup();
         scan
     }
 
-    /// Mark in `candidates` (one flag per condition, cleared first) the conditions that line
-    /// number `line` (its text `text`) of a [`Scan`] may satisfy; returns whether there is
-    /// any. Lines must be asked for in order; `cursor` carries the place in the scan.
+    /// Put in `candidates` (cleared first, sorted after) the conditions that line number
+    /// `line` (its text `text`) of a [`Scan`] may satisfy; returns whether there is any.
+    /// Lines must be asked for in order; `cursor` carries the place in the scan.
     pub fn candidates(
         &self,
         scan: &Scan,
         cursor: &mut ScanCursor,
         line: u32,
         text: &[u8],
-        candidates: &mut Vec<bool>,
+        candidates: &mut Vec<u32>,
     ) -> bool {
+        let conditions = self.required.len();
         candidates.clear();
-        candidates.resize(self.conditions, false);
-        let mut any = false;
-        for &i in &self.always {
-            candidates[i as usize] = true;
-            any = true;
-        }
-        while scan
-            .maybe_opaque
-            .get(cursor.opaque)
-            .is_some_and(|&l| l < line)
-        {
+        candidates.extend_from_slice(&self.always);
+        while scan.maybe_opaque.get(cursor.opaque).is_some_and(|&l| l < line) {
             cursor.opaque += 1;
         }
         if scan.maybe_opaque.get(cursor.opaque) == Some(&line) && has_opaque_escapes(text) {
-            candidates.iter_mut().for_each(|c| *c = true);
-            return self.conditions > 0;
+            candidates.clear();
+            candidates.extend(0..conditions as u32);
+            return conditions > 0;
         }
+        // Stamps instead of clearing: a clause or count belongs to this line only if it
+        // carries this line's stamp.
+        cursor.stamp = cursor.stamp.wrapping_add(1);
+        if cursor.stamp == 0 {
+            cursor.clause_stamps.clear();
+            cursor.counts.clear();
+            cursor.stamp = 1;
+        }
+        let stamp = cursor.stamp;
+        cursor.clause_stamps.resize(self.clauses, 0);
+        cursor.counts.resize(conditions, (0, 0));
         while let Some(&(l, pattern)) = scan.hits.get(cursor.hit) {
             if l > line {
                 break;
@@ -300,12 +350,24 @@ impl Prefilter {
             if l < line {
                 continue;
             }
-            for &i in &self.admits[pattern as usize] {
-                candidates[i as usize] = true;
-                any = true;
+            for &(condition, clause) in &self.admits[pattern as usize] {
+                let seen = &mut cursor.clause_stamps[clause as usize];
+                if *seen == stamp {
+                    continue;
+                }
+                *seen = stamp;
+                let count = &mut cursor.counts[condition as usize];
+                if count.0 != stamp {
+                    *count = (stamp, 0);
+                }
+                count.1 += 1;
+                if count.1 == self.required[condition as usize] {
+                    candidates.push(condition);
+                }
             }
         }
-        any
+        candidates.sort_unstable();
+        !candidates.is_empty()
     }
 }
 
@@ -323,11 +385,16 @@ pub struct Scan {
     maybe_opaque: Vec<u32>,
 }
 
-/// A place in a [`Scan`], for asking about its lines in order.
+/// A place in a [`Scan`], for asking about its lines in order, with the per-line counts.
 #[derive(Debug, Clone, Default)]
 pub struct ScanCursor {
     hit: usize,
     opaque: usize,
+    stamp: u32,
+    /// Per clause: the stamp of the last line that satisfied it.
+    clause_stamps: Vec<u32>,
+    /// Per condition: (stamp, clauses satisfied on that line).
+    counts: Vec<(u32, u32)>,
 }
 
 #[cfg(test)]
@@ -346,7 +413,16 @@ mod tests {
     }
 
     fn one_of(needles: &[&str]) -> Requirement {
-        Requirement::OneOf(needles.iter().map(|s| s.to_string()).collect())
+        all_of(&[needles])
+    }
+
+    fn all_of(clauses: &[&[&str]]) -> Requirement {
+        Requirement {
+            clauses: clauses
+                .iter()
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .collect(),
+        }
     }
 
     #[test]
@@ -355,8 +431,13 @@ mod tests {
             requirement_of(
                 r#"host.os.type == "windows" and process.name : ("cmd.exe", "pwsh.exe")"#
             ),
-            one_of(&["cmd.exe", "pwsh.exe"]),
-            "the conjunct with the longest weakest needle"
+            all_of(&[&["cmd.exe", "pwsh.exe"], &["windows"]]),
+            "every conjunct, common-value fields last"
+        );
+        assert_eq!(
+            requirement_of(r#"a == "alpha" and b == "gamma-ray" and c == "delta" and d == "epsilon""#),
+            all_of(&[&["gamma-ray"], &["epsilon"], &["alpha"]]),
+            "at most three clauses, the longest needles first"
         );
         assert_eq!(
             requirement_of(r#"a == "alpha" or b like~ "*beta*gam?a*""#),
@@ -364,7 +445,7 @@ mod tests {
         );
         assert_eq!(
             requirement_of(r#"a == "alpha" or not b == "beta""#),
-            Requirement::Anything
+            Requirement::anything()
         );
         assert_eq!(
             requirement_of(r#"p.path : "C:\\Windows\\*""#),
@@ -383,7 +464,7 @@ mod tests {
         ] {
             assert_eq!(
                 requirement_of(no_needle),
-                Requirement::Anything,
+                Requirement::anything(),
                 "{no_needle}"
             );
         }
@@ -393,9 +474,9 @@ mod tests {
     fn candidates_and_opaque_escapes() {
         let prefilter = Prefilter::new(&[
             one_of(&["cmd.exe"]),
-            Requirement::Anything,
+            Requirement::anything(),
             one_of(&["a\\\\b"]),
-            Requirement::OneOf(Vec::new()),
+            all_of(&[&[]]),
         ]);
         let lines = [
             r#"{"p": "CMD.EXE"}"#,
@@ -429,6 +510,16 @@ mod tests {
             [false, true, false, false],
             "an escaped backslash before u"
         );
+        let both = Prefilter::new(&[all_of(&[&["alpha"], &["beta", "gamma"]])]);
+        let lines = ["alpha gamma", "alpha", "beta gamma", "gamma beta alpha"];
+        let text = lines.join("\n");
+        let ends: Vec<usize> = [11, 17, 28, 45].to_vec();
+        let scan = both.scan(text.as_bytes(), &ends);
+        let mut cursor = ScanCursor::default();
+        let found: Vec<bool> = (0..4)
+            .map(|i| both.candidates(&scan, &mut cursor, i, lines[i as usize].as_bytes(), &mut c))
+            .collect();
+        assert_eq!(found, [true, false, false, true], "every clause is required");
         assert!(has_opaque_escapes(br#""a\/b""#));
         assert!(!has_opaque_escapes(br#""C:\\users""#));
     }
