@@ -7,6 +7,7 @@ pub mod condition;
 pub mod conformance;
 pub mod document;
 pub mod run;
+pub mod sample;
 pub mod sequence;
 pub mod wildcard;
 
