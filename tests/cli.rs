@@ -279,16 +279,47 @@ fn eval_prints_alerts_and_a_summary() {
     let o = eqlc(&["eval", "--query", query, "--events", &events]);
     let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json alert");
     assert_eq!(alert["events"][0]["id"], 7);
-    // Samples are not evaluated yet: said, with exit 1.
+    // A line that is not JSON is reported with its number, the rest still runs, exit 1.
+    let bad = dir.join("bad.ndjson");
+    std::fs::write(
+        &bad,
+        "{\"event\": {\"category\": \"process\"}, \"process\": {\"name\": \"cmd.exe\"}, \"id\": 1}\n\
+         {\"event\": {\"category\": \"process\"}, \"process\": {\"name\": \"cmd.exe\"\n",
+    )
+    .expect("write");
+    let bad = bad.to_string_lossy().into_owned();
     let o = eqlc(&[
         "eval",
         "--query",
-        "sample by h [process where true] [file where true]",
+        query,
         "--events",
-        &events,
+        &bad,
+        "--format",
+        "ids",
+        "--id-field",
+        "id",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not evaluated yet"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1\n");
+    assert!(
+        stderr(&o).contains("bad.ndjson: warning: line 2:"),
+        "{}",
+        stderr(&o)
+    );
+    // An unreadable events file is an error (exit 2) that names it.
+    let o = eqlc(&[
+        "eval",
+        "--query",
+        query,
+        "--events",
+        "no-such-events.ndjson",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no-such-events.ndjson"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -266,8 +266,18 @@ impl Engine {
                         condition: condition.clone(),
                         keys: Vec::new(),
                         optional_keys: Vec::new(),
+                        missing: false,
                     },
                 }),
+                RuleKind::Sample(matcher) => {
+                    for (s, stage) in matcher.stages().iter().enumerate() {
+                        units.push(Unit {
+                            rule: rule_index,
+                            role: Role::Stage(s),
+                            stage: stage.clone(),
+                        });
+                    }
+                }
                 RuleKind::Sequence(matcher) => {
                     for (s, stage) in matcher.stages().iter().enumerate() {
                         units.push(Unit {
@@ -366,6 +376,7 @@ impl Engine {
                 observer.progress(bytes, state.summary.events);
             }
             state.release(&mut self.rules, Some(0), u64::MAX, observer)?;
+            state.settle(&mut self.rules, observer)?;
             state.finish(&self.rules, observer)
         })
     }
@@ -515,6 +526,26 @@ impl Plan {
     }
 }
 
+/// A rule's hits from one event (the first given, the rest adjacent in `hits`, since units
+/// are laid out rule by rule) as the stage hits its matcher takes.
+fn gather(
+    first: Hit,
+    hits: &mut std::iter::Peekable<std::vec::IntoIter<Hit>>,
+    rule: usize,
+) -> StageHits {
+    let mut stage_hits = StageHits::default();
+    let mut add = |hit: Hit| match hit {
+        Hit::Stage { stage, keys, .. } => stage_hits.stages.push((stage, keys)),
+        Hit::Until { keys, .. } => stage_hits.until = Some(keys),
+        Hit::Event { .. } => {}
+    };
+    add(first);
+    while let Some(hit) = hits.next_if(|h| h.rule() as usize == rule) {
+        add(hit);
+    }
+    stage_hits
+}
+
 /// Read `input` in blocks that end at a line break (gzip is recognised by its magic bytes).
 fn read_blocks(input: impl Read, sender: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
     let mut input = std::io::BufReader::with_capacity(1 << 16, input);
@@ -654,19 +685,17 @@ impl RunState {
             let mut found: Vec<Vec<Arc<str>>> = Vec::new();
             match &mut rules[index].kind {
                 RuleKind::Event { .. } => found.push(vec![event.line.clone()]),
+                RuleKind::Sample(matcher) => {
+                    let stage_hits = gather(first, &mut hits, index);
+                    matcher.push_hits(&event.line, &stage_hits);
+                }
                 RuleKind::Sequence(matcher) => {
-                    let mut stage_hits = StageHits::default();
-                    let mut add = |hit: Hit| match hit {
-                        Hit::Stage { stage, keys, .. } => stage_hits.stages.push((stage, keys)),
-                        Hit::Until { keys, .. } => stage_hits.until = Some(keys),
-                        Hit::Event { .. } => {}
-                    };
-                    add(first);
-                    // A rule's hits are adjacent: units are laid out rule by rule.
-                    while let Some(hit) = hits.next_if(|h| h.rule() as usize == index) {
-                        add(hit);
-                    }
-                    found = matcher.push_hits(&event.line, time, &stage_hits);
+                    let stage_hits = gather(first, &mut hits, index);
+                    found = matcher
+                        .push_matches(&event.line, time, &stage_hits)
+                        .into_iter()
+                        .map(|m| m.present())
+                        .collect();
                     if sweep {
                         matcher.expire(self.latest_released);
                     }
@@ -688,6 +717,30 @@ impl RunState {
                     }
                 }
             }
+            for events in found {
+                self.found(rules, index, events, observer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the input: sequences waiting on trailing missing stages stand, and
+    /// samples are drawn.
+    fn settle(
+        &mut self,
+        rules: &mut [CompiledRule],
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<()> {
+        for index in 0..rules.len() {
+            let found: Vec<Vec<Arc<str>>> = match &mut rules[index].kind {
+                RuleKind::Event { .. } => continue,
+                RuleKind::Sequence(matcher) => {
+                    matcher.finish().into_iter().map(|m| m.present()).collect()
+                }
+                RuleKind::Sample(matcher) => {
+                    matcher.finish().into_iter().map(|m| m.events).collect()
+                }
+            };
             for events in found {
                 self.found(rules, index, events, observer)?;
             }
@@ -881,6 +934,28 @@ not json
         let summary = engine.run(compressed.as_slice(), &mut seen).expect("runs");
         assert_eq!(seen.alerts, ["0:1"]);
         assert_eq!(summary.events, 4);
+    }
+
+    #[test]
+    fn samples_and_missing_event_stages_run() {
+        let events = r#"{"@timestamp": 1, "id": 1, "h": "x", "n": "a"}
+{"@timestamp": 2, "id": 2, "h": "y", "n": "a"}
+{"@timestamp": 3, "id": 3, "h": "y", "n": "c"}
+{"@timestamp": 4, "id": 4, "h": "x", "n": "b"}
+{"@timestamp": 5, "id": 5, "h": "y", "n": "b"}
+"#;
+        let (seen, _) = run_all(
+            vec![
+                rule(r#"sample by h [any where n == "a"] [any where n == "b"]"#),
+                rule(
+                    r#"sequence by h with maxspan=1h [any where n == "a"] ![any where n == "c"] [any where n == "b"]"#,
+                ),
+            ],
+            EngineOptions::default(),
+            events,
+        );
+        // The sequence on `y` has a `c` between its stages; samples come out at the end.
+        assert_eq!(seen.alerts, ["1:1,4", "0:1,4", "0:2,5"]);
     }
 
     #[test]

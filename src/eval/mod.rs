@@ -10,6 +10,7 @@ pub mod engine;
 pub mod extract;
 pub mod prefilter;
 pub mod run;
+pub mod sample;
 pub mod sequence;
 pub mod wildcard;
 

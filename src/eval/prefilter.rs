@@ -55,7 +55,7 @@ pub fn requirement(condition: &Condition) -> Requirement {
 }
 
 /// Needles below this length hit nearly every line and only cost time.
-const MIN_NEEDLE: usize = 5;
+const MIN_NEEDLE: usize = 4;
 
 /// Clauses kept per condition.
 const MAX_CLAUSES: usize = 3;
@@ -83,7 +83,11 @@ struct Clause {
 
 impl Clause {
     fn weakest(&self) -> usize {
-        self.needles.iter().map(String::len).min().unwrap_or(usize::MAX)
+        self.needles
+            .iter()
+            .map(String::len)
+            .min()
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -323,7 +327,11 @@ impl Prefilter {
         let conditions = self.required.len();
         candidates.clear();
         candidates.extend_from_slice(&self.always);
-        while scan.maybe_opaque.get(cursor.opaque).is_some_and(|&l| l < line) {
+        while scan
+            .maybe_opaque
+            .get(cursor.opaque)
+            .is_some_and(|&l| l < line)
+        {
             cursor.opaque += 1;
         }
         if scan.maybe_opaque.get(cursor.opaque) == Some(&line) && has_opaque_escapes(text) {
@@ -435,7 +443,9 @@ mod tests {
             "every conjunct, common-value fields last"
         );
         assert_eq!(
-            requirement_of(r#"a == "alpha" and b == "gamma-ray" and c == "delta" and d == "epsilon""#),
+            requirement_of(
+                r#"a == "alpha" and b == "gamma-ray" and c == "delta" and d == "epsilon""#
+            ),
             all_of(&[&["gamma-ray"], &["epsilon"], &["alpha"]]),
             "at most three clauses, the longest needles first"
         );
@@ -494,22 +504,18 @@ mod tests {
         }
         let scan = prefilter.scan(text.as_bytes(), &ends);
         let mut cursor = ScanCursor::default();
-        let mut c = Vec::new();
-        let mut ask = |i: usize, c: &mut Vec<bool>| {
+        let mut c: Vec<u32> = Vec::new();
+        let mut ask = |i: usize, c: &mut Vec<u32>| {
             prefilter.candidates(&scan, &mut cursor, i as u32, lines[i].as_bytes(), c)
         };
         assert!(ask(0, &mut c));
-        assert_eq!(c, [true, true, false, false]);
+        assert_eq!(c, [0, 1]);
         assert!(ask(1, &mut c));
-        assert_eq!(c, [false, true, true, false]);
+        assert_eq!(c, [1, 2]);
         assert!(ask(2, &mut c));
-        assert_eq!(c, [true, true, true, true], "an escape could hide a needle");
+        assert_eq!(c, [0, 1, 2, 3], "an escape could hide a needle");
         assert!(ask(3, &mut c));
-        assert_eq!(
-            c,
-            [false, true, false, false],
-            "an escaped backslash before u"
-        );
+        assert_eq!(c, [1], "an escaped backslash before u");
         let both = Prefilter::new(&[all_of(&[&["alpha"], &["beta", "gamma"]])]);
         let lines = ["alpha gamma", "alpha", "beta gamma", "gamma beta alpha"];
         let text = lines.join("\n");
@@ -519,7 +525,11 @@ mod tests {
         let found: Vec<bool> = (0..4)
             .map(|i| both.candidates(&scan, &mut cursor, i, lines[i as usize].as_bytes(), &mut c))
             .collect();
-        assert_eq!(found, [true, false, false, true], "every clause is required");
+        assert_eq!(
+            found,
+            [true, false, false, true],
+            "every clause is required"
+        );
         assert!(has_opaque_escapes(br#""a\/b""#));
         assert!(!has_opaque_escapes(br#""C:\\users""#));
     }

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use super::condition::{compile, CompileError, Condition};
 use super::document::{Document, FieldValue, JsonDocument};
 use super::engine::Alert;
+use super::sample::SampleMatcher;
 use super::sequence::SequenceMatcher;
 use crate::document::Rule;
 use crate::ir::{Category, Pipe, Query, QueryBody};
@@ -33,6 +34,7 @@ pub(crate) enum RuleKind {
         condition: Condition,
     },
     Sequence(Box<SequenceMatcher<Arc<str>>>),
+    Sample(Box<SampleMatcher<Arc<str>>>),
 }
 
 impl CompiledRule {
@@ -52,9 +54,7 @@ pub fn compile_rule(path: &str, rule: &Rule, query: &Query) -> Result<CompiledRu
         QueryBody::Sequence(sequence) => {
             RuleKind::Sequence(Box::new(SequenceMatcher::new(sequence)?))
         }
-        QueryBody::Sample(_) => {
-            return Err(CompileError("samples are not evaluated yet".into()));
-        }
+        QueryBody::Sample(sample) => RuleKind::Sample(Box::new(SampleMatcher::new(sample)?)),
     };
     let mut head = None;
     let mut tail = None;
@@ -123,18 +123,6 @@ mod tests {
     use super::*;
     use crate::document::bare_eql;
     use crate::driver::compile_query;
-
-    #[test]
-    fn samples_are_refused_for_now() {
-        let eql = "sample by h [process where true] [file where true]";
-        let err = compile_rule(
-            "<q>",
-            &bare_eql(eql),
-            &compile_query(eql).expect("compiles"),
-        )
-        .expect_err("not yet");
-        assert!(err.0.contains("not evaluated yet"), "{}", err.0);
-    }
 
     #[test]
     fn alerts_carry_events_verbatim() {
