@@ -1,0 +1,96 @@
+//! The evaluator's fast path (literal prefilter, partial decoding, parallel blocks, reorder
+//! buffer) against its reference path (every event decoded in full, every rule tested) and
+//! against the differential fixtures' expectations (`../shared/conformance/differential`),
+//! with each fixture's rule run as `eqlc eval` runs rules. Skipped without `../shared`.
+
+use std::path::Path;
+
+use eqlc::document::bare_eql;
+use eqlc::driver::compile_query;
+use eqlc::eval::engine::{Alert, Engine, EngineOptions, EventFields, Observer};
+use eqlc::eval::run::{alert_ids, compile_rule, CompiledRule};
+
+/// Fixtures whose alerts, run through the engine, equal `expected.txt` as multisets. The
+/// reasons for the few that do not are in `eval_differential.rs` (oracle defects).
+const AGREEING_AT_LEAST: usize = 698;
+
+struct Ids(Vec<String>);
+
+impl Observer for Ids {
+    fn alert(&mut self, _: &CompiledRule, alert: &Alert) -> std::io::Result<()> {
+        self.0.push(alert_ids(alert, "serial_event_id"));
+        Ok(())
+    }
+    fn warn(&mut self, _: String) {}
+}
+
+fn run(rule: CompiledRule, events: &[u8], reference: bool) -> Vec<String> {
+    let options = EngineOptions {
+        fields: EventFields {
+            category: "event.category".into(),
+            timestamp: "@timestamp".into(),
+            tiebreaker: None,
+        },
+        reference,
+        ..EngineOptions::default()
+    };
+    let mut engine = Engine::new(vec![rule], options);
+    let mut ids = Ids(Vec::new());
+    engine.run(events, &mut ids).expect("runs");
+    ids.0
+}
+
+#[test]
+fn fast_path_equals_reference_path_and_fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/differential");
+    let Ok(summary) = std::fs::read_to_string(dir.join("SUMMARY.tsv")) else {
+        eprintln!("skipped: ../shared/conformance/differential is not here");
+        return;
+    };
+    let mut compared = 0;
+    let mut agreeing = 0;
+    let mut differences = Vec::new();
+    for line in summary.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [rule_id, status, ..] = cols.as_slice() else {
+            continue;
+        };
+        if *status != "ok" {
+            continue;
+        }
+        let fixture = dir.join(rule_id);
+        let Ok(eql) = std::fs::read_to_string(fixture.join("query.eql")) else {
+            continue;
+        };
+        let Ok(query) = compile_query(&eql) else {
+            continue;
+        };
+        let Ok(rule) = compile_rule(rule_id, &bare_eql(&eql), &query) else {
+            continue;
+        };
+        let events = std::fs::read(fixture.join("events.ndjson")).expect("events");
+        let fast = run(rule.clone(), &events, false);
+        let reference = run(rule, &events, true);
+        compared += 1;
+        if fast != reference {
+            differences.push(format!("{rule_id}: fast {fast:?}, reference {reference:?}"));
+        }
+        let mut expected: Vec<String> = std::fs::read_to_string(fixture.join("expected.txt"))
+            .expect("expected")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        let mut got = fast;
+        got.sort();
+        expected.sort();
+        agreeing += usize::from(got == expected);
+    }
+    eprintln!("{compared} fixtures compared, {agreeing} agree with expected.txt");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(
+        agreeing >= AGREEING_AT_LEAST,
+        "{agreeing} agree, fewer than {AGREEING_AT_LEAST}"
+    );
+}
