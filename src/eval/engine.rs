@@ -134,6 +134,8 @@ enum Hit {
     },
     Stage {
         rule: u32,
+        /// The unit, to tell missing-event stages.
+        unit: u32,
         stage: usize,
         keys: Vec<JoinKey>,
     },
@@ -461,7 +463,13 @@ impl Engine {
                         time,
                         tiebreaker,
                         arrival: 0,
-                        line: Arc::from(line),
+                        // Events that only rule matches out (`until`, missing-event stages)
+                        // are never shown, so their text is not kept.
+                        line: if hits.iter().any(|h| plan.keeps_event(h)) {
+                            Arc::from(line)
+                        } else {
+                            Arc::from("")
+                        },
                         hits,
                     },
                 )),
@@ -479,6 +487,15 @@ impl Engine {
 }
 
 impl Plan {
+    /// Whether an event with this hit may be part of an alert.
+    fn keeps_event(&self, hit: &Hit) -> bool {
+        match hit {
+            Hit::Event { .. } => true,
+            Hit::Stage { unit, .. } => !self.units[*unit as usize].stage.missing,
+            Hit::Until { .. } => false,
+        }
+    }
+
     /// Test the candidate units on one event: its time, tiebreaker and hits, if any.
     fn test(
         &self,
@@ -487,7 +504,7 @@ impl Plan {
     ) -> Option<(Option<f64>, Tiebreaker, Vec<Hit>)> {
         let categories = doc.field_values(&self.category);
         let mut hits = Vec::new();
-        for unit in candidates.iter().map(|&u| &self.units[u as usize]) {
+        for (index, unit) in candidates.iter().map(|&u| (u, &self.units[u as usize])) {
             if !unit.stage.applies(doc, &categories) {
                 continue;
             }
@@ -496,6 +513,7 @@ impl Plan {
                 Role::Event => Hit::Event { rule: unit.rule },
                 Role::Stage(stage) => Hit::Stage {
                     rule: unit.rule,
+                    unit: index,
                     stage,
                     keys: keys(),
                 },

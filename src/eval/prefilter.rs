@@ -59,8 +59,8 @@ pub fn requirement(condition: &Condition) -> Requirement {
     }
 }
 
-/// Needles below this length hit nearly every line and only cost time.
-const MIN_NEEDLE: usize = 4;
+/// Needles below this length (quotes included) hit nearly every line and only cost time.
+const MIN_NEEDLE: usize = 5;
 
 /// Clauses kept per condition.
 const MAX_CLAUSES: usize = 3;
@@ -136,22 +136,34 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
 }
 
 fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
+    // A string value is written whole between quotes, so a needle that must begin or end the
+    // value carries the quote there: far fewer places in a line spell it.
+    let quoted = |text: &str, start: bool, end: bool| {
+        let quote = |b: bool| if b { "\"" } else { "" };
+        format!("{}{}{}", quote(start), json_escaped(text), quote(end))
+    };
     let needles: Vec<String> = match test {
-        FieldTest::Compare(CompareOp::Eq, literal, _) => vec![plain_string(literal)?],
-        FieldTest::OneOf(literals, _) => {
-            literals.iter().map(plain_string).collect::<Option<_>>()?
+        FieldTest::Compare(CompareOp::Eq, literal, _) => {
+            vec![quoted(&plain_string(literal)?, true, true)]
         }
+        FieldTest::OneOf(literals, _) => literals
+            .iter()
+            .map(|l| plain_string(l).map(|s| quoted(&s, true, true)))
+            .collect::<Option<_>>()?,
         FieldTest::Like(wildcards) => wildcards
             .iter()
-            .map(|w| w.longest_literal().filter(|l| !could_be_in_a_number(l)))
+            .map(|w| {
+                let (text, start, end) = w.longest_literal()?;
+                // A number's text could match the pattern, and numbers have no quotes.
+                (!could_be_in_a_number(&text)).then(|| quoted(&text, start, end))
+            })
             .collect::<Option<_>>()?,
         _ => return None,
     };
-    let escaped: Vec<String> = needles.iter().map(|n| json_escaped(n)).collect();
-    escaped
+    needles
         .iter()
         .all(|n| n.len() >= MIN_NEEDLE)
-        .then_some(escaped)
+        .then_some(needles)
 }
 
 /// A string constant only a string value can equal.
@@ -444,19 +456,19 @@ mod tests {
             requirement_of(
                 r#"host.os.type == "windows" and process.name : ("cmd.exe", "pwsh.exe")"#
             ),
-            one_of(&["cmd.exe", "pwsh.exe"]),
-            "common-value fields only where nothing else is known"
+            one_of(&["\"cmd.exe\"", "\"pwsh.exe\""]),
+            "whole values quoted; common-value fields only where nothing else is known"
         );
         assert_eq!(
             requirement_of(
                 r#"a == "alpha" and b == "gamma-ray" and c == "delta" and d == "epsilon""#
             ),
-            all_of(&[&["gamma-ray"], &["epsilon"], &["alpha"]]),
+            all_of(&[&["\"gamma-ray\""], &["\"epsilon\""], &["\"alpha\""]]),
             "at most three clauses, the longest needles first"
         );
         assert_eq!(
-            requirement_of(r#"a == "alpha" or b like~ "*beta*gam?a*""#),
-            one_of(&["alpha", "beta"])
+            requirement_of(r#"a == "alpha" or b like~ "*bravo*gam?a*" or c : "charlie*""#),
+            one_of(&["\"alpha\"", "\"charlie", "bravo"])
         );
         assert_eq!(
             requirement_of(r#"a == "alpha" or not b == "beta""#),
@@ -464,7 +476,7 @@ mod tests {
         );
         assert_eq!(
             requirement_of(r#"p.path : "C:\\Windows\\*""#),
-            one_of(&["c:\\\\windows\\\\"]),
+            one_of(&["\"c:\\\\windows\\\\"]),
             "backslashes as JSON writes them"
         );
         for no_needle in [

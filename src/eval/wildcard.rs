@@ -65,19 +65,27 @@ impl Wildcard {
     }
 
     /// The longest literal run every match must contain (ASCII-folded when the pattern is
-    /// case-insensitive), if the pattern has one.
-    pub fn longest_literal(&self) -> Option<String> {
-        let literal = match &self.shape {
-            Shape::Exact(s) | Shape::Prefix(s) | Shape::Suffix(s) | Shape::Contains(s) => s.clone(),
-            Shape::General(pieces) => pieces
-                .iter()
-                .filter_map(|p| match p {
-                    Piece::Text(chars) => Some(chars.iter().collect::<String>()),
-                    _ => None,
-                })
-                .max_by_key(String::len)?,
+    /// case-insensitive), if the pattern has one, and whether it must begin and end the
+    /// matched text.
+    pub fn longest_literal(&self) -> Option<(String, bool, bool)> {
+        let found = match &self.shape {
+            Shape::Exact(s) => (s.clone(), true, true),
+            Shape::Prefix(s) => (s.clone(), true, false),
+            Shape::Suffix(s) => (s.clone(), false, true),
+            Shape::Contains(s) => (s.clone(), false, false),
+            Shape::General(pieces) => {
+                let (at, text) = pieces
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| match p {
+                        Piece::Text(chars) => Some((i, chars.iter().collect::<String>())),
+                        _ => None,
+                    })
+                    .max_by_key(|(_, t)| t.len())?;
+                (text, at == 0, at + 1 == pieces.len())
+            }
         };
-        (!literal.is_empty()).then_some(literal)
+        (!found.0.is_empty()).then_some(found)
     }
 
     /// Whether the whole of `text` matches.
