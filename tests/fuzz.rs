@@ -629,7 +629,7 @@ fn folded_number_call() -> BoxedStrategy<Toks> {
         )),
         (
             v(),
-            select(&[("ff", 16), ("-0x1F", 16), ("101", 2), ("zz", 36)][..])
+            select(&[("ff", 16), ("0x-1F", 16), ("101", 2), ("zz", 36)][..])
         )
             .prop_map(|(v, (n, b))| call(
                 "number",

@@ -6,10 +6,19 @@
 //! `bool.must_not` does). What it answers with a script (functions on fields, arithmetic,
 //! comparisons of two fields) is computed in three-valued logic over every combination of the
 //! fields' values, and its negation stays null where a field is missing.
+//!
+//! Comparisons of a field with constants follow the field's type, as Elasticsearch's queries
+//! do: a `date` field compares instants and an `ip` field addresses (`condition/typed.rs`);
+//! the types are resolved once, at compile time (the Elastic Common Schema's unless told
+//! otherwise).
+
+mod typed;
 
 use std::cmp::Ordering;
 
 use ipnet::IpNet;
+
+pub use typed::{DateResolution, DateSpan, IpBlock};
 
 use super::document::{date_millis, Document, FieldRef, FieldValue};
 use super::wildcard::Wildcard;
@@ -18,6 +27,7 @@ use crate::ir::{
     ArithOp, Call, Case, Compare, CompareOp, Expr, Field, Function, Literal, Pattern, PatternPart,
     Value,
 };
+use crate::schema::{FieldType, FieldTypes};
 
 /// A condition ready to run.
 #[derive(Debug, Clone)]
@@ -64,70 +74,197 @@ pub enum FieldTest {
     Cidr(Vec<IpNet>),
     /// The boolean `true`.
     IsTrue,
+    /// A `date` field against constants, compared as instants: with `==` (and `in`) inside
+    /// one of the spans, with an order against the single span ([`DateSpan::holds`]).
+    Date(CompareOp, Vec<DateSpan>, DateResolution),
+    /// An `ip` field equal to one of the addresses or inside one of the CIDR blocks.
+    IpIn(Vec<IpBlock>),
+    /// An `ip` field ordered against an address (16 bytes, IPv4 as IPv4-mapped IPv6).
+    IpOrder(CompareOp, u128),
 }
 
 /// A construct the evaluator cannot run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError(pub String);
 
-/// Compile an IR condition.
+/// Compile an IR condition, with the Elastic Common Schema's field types (as the Query DSL
+/// backend uses without a mapping).
 pub fn compile(expr: &Expr) -> Result<Condition, CompileError> {
-    Ok(match expr {
-        Expr::Bool { value } => Condition::Constant(*value),
-        Expr::And { operands } => {
-            Condition::All(operands.iter().map(compile).collect::<Result<_, _>>()?)
-        }
-        Expr::Or { operands } => {
-            Condition::Any(operands.iter().map(compile).collect::<Result<_, _>>()?)
-        }
-        Expr::Not { operand } => match compile(operand)? {
-            // Elasticsearch negates a script inside the script: null stays null.
-            Condition::Computed { .. } => computed_condition(expr),
-            _ if operand.compares_with_null() => computed_condition(expr),
-            inner => Condition::Not(Box::new(inner)),
-        },
-        Expr::IsNull {
-            value: Value::Field(f),
-        } => Condition::Missing(FieldRef::new(&f.name)),
-        Expr::Compare(c) => compile_compare(expr, c)?,
-        Expr::In(set) => match &set.value {
-            Value::Field(f) => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
-            _ => computed_condition(expr),
-        },
-        Expr::Like(like) => match &like.value {
-            Value::Field(f) => field(
-                f,
-                FieldTest::Like(
-                    like.patterns
-                        .iter()
-                        .map(|p| Wildcard::new(p, like.case))
-                        .collect(),
+    compile_with(expr, FieldTypes::ecs())
+}
+
+/// Compile an IR condition with the given field types: comparisons of `date` and `ip` fields
+/// with constants become typed tests, and a constant such a field cannot hold is an error
+/// (Elasticsearch fails the search).
+pub fn compile_with(expr: &Expr, types: &FieldTypes) -> Result<Condition, CompileError> {
+    Compiler { types }.compile(expr)
+}
+
+struct Compiler<'a> {
+    types: &'a FieldTypes,
+}
+
+impl Compiler<'_> {
+    fn compile(&self, expr: &Expr) -> Result<Condition, CompileError> {
+        Ok(match expr {
+            Expr::Bool { value } => Condition::Constant(*value),
+            Expr::And { operands } => Condition::All(
+                operands
+                    .iter()
+                    .map(|o| self.compile(o))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or { operands } => Condition::Any(
+                operands
+                    .iter()
+                    .map(|o| self.compile(o))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not { operand } => match self.compile(operand)? {
+                // Elasticsearch negates a script inside the script: null stays null.
+                Condition::Computed { .. } => computed_condition(expr),
+                _ if operand.compares_with_null() => computed_condition(expr),
+                inner => Condition::Not(Box::new(inner)),
+            },
+            Expr::IsNull {
+                value: Value::Field(f),
+            } => Condition::Missing(FieldRef::new(&f.name)),
+            Expr::Compare(c) => self.compare(expr, c)?,
+            Expr::In(set) => match &set.value {
+                Value::Field(f) => {
+                    // A null in the list equals nothing.
+                    let values: Vec<&Literal> =
+                        set.values.iter().filter(|l| **l != Literal::Null).collect();
+                    match self.typed_test(f, CompareOp::Eq, &values)? {
+                        Some(test) => field(f, test),
+                        None => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
+                    }
+                }
+                _ => computed_condition(expr),
+            },
+            Expr::Like(like) => match &like.value {
+                Value::Field(f) => field(
+                    f,
+                    FieldTest::Like(
+                        like.patterns
+                            .iter()
+                            .map(|p| Wildcard::new(p, like.case))
+                            .collect(),
+                    ),
                 ),
-            ),
+                _ => computed_condition(expr),
+            },
+            Expr::Regex(regex) => match &regex.value {
+                Value::Field(f) => field(
+                    f,
+                    FieldTest::Regex(compile_regexes(&regex.patterns, regex.case)?),
+                ),
+                _ => {
+                    // Checked now so that evaluation cannot meet a bad pattern.
+                    compile_regexes(&regex.patterns, regex.case)?;
+                    computed_condition(expr)
+                }
+            },
+            Expr::Test {
+                value: Value::Field(f),
+            } => field(f, FieldTest::IsTrue),
+            Expr::Test {
+                value: Value::Call(call),
+            } => match function_test(call)? {
+                Some(c) => c,
+                None => computed_condition(expr),
+            },
             _ => computed_condition(expr),
-        },
-        Expr::Regex(regex) => match &regex.value {
-            Value::Field(f) => field(
-                f,
-                FieldTest::Regex(compile_regexes(&regex.patterns, regex.case)?),
-            ),
-            _ => {
-                // Checked now so that evaluation cannot meet a bad pattern.
-                compile_regexes(&regex.patterns, regex.case)?;
-                computed_condition(expr)
+        })
+    }
+
+    fn compare(&self, expr: &Expr, c: &Compare) -> Result<Condition, CompileError> {
+        if c.right.as_literal() == Some(&Literal::Null) {
+            // A comparison with null is null: never true.
+            return Ok(Condition::Constant(false));
+        }
+        if let (Value::Call(call), Some(Literal::Bool(b)), CompareOp::Eq) =
+            (&c.left, c.right.as_literal(), c.op)
+        {
+            if call.function.returns_boolean() {
+                if let Some(test) = function_test(call)? {
+                    return Ok(if *b {
+                        test
+                    } else {
+                        Condition::Not(Box::new(test))
+                    });
+                }
             }
-        },
-        Expr::Test {
-            value: Value::Field(f),
-        } => field(f, FieldTest::IsTrue),
-        Expr::Test {
-            value: Value::Call(call),
-        } => match function_test(call)? {
-            Some(c) => c,
-            None => computed_condition(expr),
-        },
-        _ => computed_condition(expr),
-    })
+        }
+        Ok(match (&c.left, c.right.as_literal()) {
+            (Value::Field(f), Some(literal)) => match self.typed_test(f, c.op, &[literal])? {
+                Some(test) => field(f, test),
+                None => field(f, FieldTest::Compare(c.op, literal.clone(), c.case)),
+            },
+            _ => computed_condition(expr),
+        })
+    }
+
+    /// The test of a `date` or `ip` field against non-null constants (one, unless `op` is
+    /// `==`), as Elasticsearch's `term`, `terms` and `range` queries read them; `None` for
+    /// other fields.
+    fn typed_test(
+        &self,
+        f: &Field,
+        op: CompareOp,
+        literals: &[&Literal],
+    ) -> Result<Option<FieldTest>, CompileError> {
+        let Some(mapped) = self.types.get(&f.name) else {
+            return Ok(None);
+        };
+        let refused = |literal: &Literal, what: &str| {
+            CompileError(format!(
+                "`{}` is a `{}` field and Elasticsearch cannot read {} as {what}: it fails \
+                 the search",
+                f.name,
+                mapped.ty.es_name(),
+                crate::ir::print::literal(literal)
+            ))
+        };
+        Ok(Some(match &mapped.ty {
+            FieldType::Date(name) => {
+                let resolution = DateResolution::of_type(name);
+                let spans = literals
+                    .iter()
+                    .map(|l| {
+                        DateSpan::of_constant(l, resolution).ok_or_else(|| {
+                            refused(
+                                l,
+                                "a date (strict_date_optional_time or epoch_millis; date \
+                                 math is not evaluated)",
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                FieldTest::Date(op, spans, resolution)
+            }
+            FieldType::Ip if op == CompareOp::Eq => FieldTest::IpIn(
+                literals
+                    .iter()
+                    .map(|l| {
+                        IpBlock::of_constant(l)
+                            .ok_or_else(|| refused(l, "an IP address or CIDR block"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            FieldType::Ip => {
+                let [literal] = literals else {
+                    return Ok(None);
+                };
+                let bits = match literal {
+                    Literal::String(s) => typed::ip_bits(s),
+                    _ => None,
+                };
+                FieldTest::IpOrder(op, bits.ok_or_else(|| refused(literal, "an IP address"))?)
+            }
+            _ => return Ok(None),
+        }))
+    }
 }
 
 fn computed_condition(expr: &Expr) -> Condition {
@@ -146,32 +283,6 @@ fn field(f: &Field, test: FieldTest) -> Condition {
         field: FieldRef::new(&f.name),
         test,
     }
-}
-
-fn compile_compare(expr: &Expr, c: &Compare) -> Result<Condition, CompileError> {
-    if c.right.as_literal() == Some(&Literal::Null) {
-        // A comparison with null is null: never true.
-        return Ok(Condition::Constant(false));
-    }
-    if let (Value::Call(call), Some(Literal::Bool(b)), CompareOp::Eq) =
-        (&c.left, c.right.as_literal(), c.op)
-    {
-        if call.function.returns_boolean() {
-            if let Some(test) = function_test(call)? {
-                return Ok(if *b {
-                    test
-                } else {
-                    Condition::Not(Box::new(test))
-                });
-            }
-        }
-    }
-    Ok(match (&c.left, c.right.as_literal()) {
-        (Value::Field(f), Some(literal)) => {
-            field(f, FieldTest::Compare(c.op, literal.clone(), c.case))
-        }
-        _ => computed_condition(expr),
-    })
 }
 
 /// A boolean function of a field and constants, as the query Elasticsearch uses for it.
@@ -281,6 +392,14 @@ impl FieldTest {
                 _ => false,
             },
             FieldTest::IsTrue => matches!(value, FieldValue::Bool(true)),
+            FieldTest::Date(op, spans, resolution) => typed::date_value(value, *resolution)
+                .is_some_and(|v| spans.iter().any(|span| span.holds(*op, v))),
+            FieldTest::IpIn(blocks) => {
+                typed::ip_value(value).is_some_and(|ip| blocks.iter().any(|b| b.contains(ip)))
+            }
+            FieldTest::IpOrder(op, bound) => {
+                typed::ip_value(value).is_some_and(|ip| op.holds(ip.cmp(bound)))
+            }
         }
     }
 }
@@ -574,5 +693,113 @@ mod tests {
         let ev = json!({"@timestamp": 1504126052000_i64});
         assert!(holds(r#"@timestamp == "2017-08-30T20:47:32Z""#, ev.clone()));
         assert!(holds(r#"@timestamp < "2017-08-31""#, ev));
+    }
+
+    fn event_condition(condition: &str) -> Expr {
+        let query = compile_query(&format!("any where {condition}")).expect("compiles");
+        let QueryBody::Event(e) = query.body else {
+            panic!("event query")
+        };
+        e.condition
+    }
+
+    #[test]
+    fn date_fields_compare_instants_as_range_queries_do() {
+        let ev = json!({"@timestamp": "2024-01-01T01:00:04.500+01:00", "event": {"created": 1704067204000_i64}});
+        // The stored value is 00:00:04.500Z; a bound without milliseconds spans its second.
+        assert!(holds(r#"@timestamp == "2024-01-01T00:00:04Z""#, ev.clone()));
+        assert!(holds(
+            r#"@timestamp == "2024-01-01T00:00:04.5Z""#,
+            ev.clone()
+        ));
+        assert!(holds("@timestamp == 1704067204500", ev.clone()));
+        assert!(!holds(r#"@timestamp > "2024-01-01T00:00:04Z""#, ev.clone()));
+        assert!(holds(
+            r#"@timestamp > "2024-01-01T00:00:04.499Z""#,
+            ev.clone()
+        ));
+        assert!(holds(r#"@timestamp <= "2024-01-01T00:00:04Z""#, ev.clone()));
+        assert!(!holds(r#"@timestamp < "2024-01-01T00:00:04Z""#, ev.clone()));
+        assert!(holds(r#"@timestamp >= "2024-01-01""#, ev.clone()));
+        assert!(!holds(r#"@timestamp > "2024-01-01""#, ev.clone()));
+        assert!(holds(
+            r#"@timestamp in ("2023-12-31", "2024-01-01T00:00:04.5Z")"#,
+            ev.clone()
+        ));
+        assert!(holds(r#"@timestamp != "2024-01-02""#, ev.clone()));
+        assert!(holds(
+            r#"event.created < "2024-01-01T00:00:04.001Z""#,
+            ev.clone()
+        ));
+        assert!(holds(r#"event.created == "1704067204000""#, ev));
+        // Constants Elasticsearch cannot read as dates fail the search: no rule.
+        for bad in [
+            r#"@timestamp > "now-1d""#,
+            r#"@timestamp == "yesterday""#,
+            "@timestamp == true",
+        ] {
+            assert!(compile(&event_condition(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ip_fields_compare_addresses_and_blocks() {
+        let ev = json!({"source": {"ip": "2001:db8::ff00:42:8329"}, "destination": {"ip": ["10.1.2.3", "::1"]}});
+        assert!(holds(
+            r#"source.ip == "2001:db8:0:0:0:ff00:42:8329""#,
+            ev.clone()
+        ));
+        assert!(!holds(
+            r#"source.ip != "2001:DB8:0000::ff00:42:8329""#,
+            ev.clone()
+        ));
+        assert!(holds(r#"destination.ip == "::ffff:10.1.2.3""#, ev.clone()));
+        assert!(holds(r#"destination.ip == "10.0.0.0/8""#, ev.clone()));
+        assert!(holds(
+            r#"destination.ip in (null, "192.168.0.0/16", "0:0::1")"#,
+            ev.clone()
+        ));
+        assert!(holds(r#"source.ip > "255.255.255.255""#, ev.clone()));
+        assert!(!holds(r#"destination.ip > "255.255.255.255""#, ev.clone()));
+        assert!(holds(r#"destination.ip < "10.1.2.4""#, ev.clone()));
+        // Text that is no address is not indexed: it equals nothing.
+        assert!(!holds(
+            r#"client.ip == "1.2.3.4""#,
+            json!({"client": {"ip": "n/a"}})
+        ));
+        for bad in [
+            r#"source.ip == "localhost""#,
+            r#"source.ip in ("10.0.0.1", "10.0.0.0/33")"#,
+            r#"source.ip > "10.0.0.0/8""#,
+            "source.ip == 5",
+        ] {
+            assert!(compile(&event_condition(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn field_types_come_from_the_given_mapping() {
+        let types = FieldTypes::from_mapping_json(
+            r#"{"properties": {"@timestamp": {"type": "keyword"}, "seen": {"type": "date_nanos"}, "peer": {"type": "ip"}}}"#,
+        )
+        .expect("mapping");
+        let run = |condition: &str, event: serde_json::Value| {
+            compile_with(&event_condition(condition), &types)
+                .expect("compiles")
+                .matches(&JsonDocument(&event))
+        };
+        // A keyword @timestamp compares text.
+        let ev = json!({"@timestamp": "2024-01-01T00:00:04.500Z"});
+        assert!(!run(r#"@timestamp == "2024-01-01T00:00:04Z""#, ev.clone()));
+        assert!(run(r#"@timestamp < "2024-01-01T00:00:04Z""#, ev));
+        // date_nanos keeps nanoseconds.
+        let ev = json!({"seen": "2024-01-01T00:00:00.000000500Z"});
+        assert!(!run(r#"seen == "2024-01-01T00:00:00.000Z""#, ev.clone()));
+        assert!(run(r#"seen == "2024-01-01T00:00:00Z""#, ev.clone()));
+        assert!(run(r#"seen > "2024-01-01T00:00:00.000000499Z""#, ev));
+        assert!(run(
+            r#"peer == "::ffff:1.2.3.4""#,
+            json!({"peer": "1.2.3.4"})
+        ));
     }
 }

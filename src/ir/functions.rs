@@ -257,10 +257,25 @@ pub fn fold(
         Function::Between => {
             let source = text(0)?;
             let greedy = matches!(args.get(3), Some(Literal::Bool(true)));
-            Literal::String(between(&source, &text(1)?, &text(2)?, greedy, insensitive))
+            match between(&source, &text(1)?, &text(2)?, greedy, insensitive) {
+                Some(s) => Literal::String(s),
+                None => {
+                    return Err(
+                        "`between`: with `greedy`, the last `right` starts before the end of \
+                         the first `left`, where Elasticsearch fails (its `substring` is out of \
+                         range)"
+                            .into(),
+                    )
+                }
+            }
         }
         Function::Number => {
+            let source = text(0)?;
+            // Elasticsearch's ToNumberFunctionProcessor: a leading `0x` (lower-case `x` only)
+            // means base 16 when no base is given, and is skipped when the base is 16.
+            let hex = source.starts_with("0x");
             let base = match args.get(1) {
+                None | Some(Literal::Null) if hex => 16,
                 None | Some(Literal::Null) => 10,
                 Some(Literal::Integer(b)) if (2..=36).contains(b) => *b as u32,
                 Some(other) => {
@@ -270,8 +285,12 @@ pub fn fold(
                     ))
                 }
             };
-            let source = text(0)?;
-            match parse_number(&source, base) {
+            let digits = if hex && base == 16 {
+                &source[2..]
+            } else {
+                &source
+            };
+            match parse_number(digits, base) {
                 Some(n) => n,
                 None => return Err(format!("`number` cannot read `{source}` in base {base}")),
             }
@@ -409,7 +428,22 @@ pub fn slice_bounds(len: usize, start: i64, end: Option<i64>) -> (usize, usize) 
     (from, to.max(from))
 }
 
-fn between(source: &str, left: &str, right: &str, greedy: bool, insensitive: bool) -> String {
+/// Elasticsearch's `StringUtils.between`: the text after the first `left` and before the next
+/// `right` (greedy: the last `right`), empty when either is missing. `None` where Elasticsearch
+/// fails: greedy, with the last `right` starting before the end of the first `left` (Java's
+/// `lastIndexOf` searches the whole string and `substring` then throws).
+fn between(
+    source: &str,
+    left: &str,
+    right: &str,
+    greedy: bool,
+    insensitive: bool,
+) -> Option<String> {
+    // `if (hasLength(string) == false || hasLength(left) == false || hasLength(right) == false)
+    // return string;` comes before any search.
+    if source.is_empty() || left.is_empty() || right.is_empty() {
+        return Some(source.to_string());
+    }
     let fold = |s: &str| -> Vec<char> {
         if insensitive {
             s.chars().flat_map(char::to_lowercase).collect()
@@ -421,57 +455,83 @@ fn between(source: &str, left: &str, right: &str, greedy: bool, insensitive: boo
     let (hay, l, r) = (fold(source), fold(left), fold(right));
     // Lower-casing may change lengths; then indexes would not line up with the source.
     if hay.len() != chars.len() {
-        return String::new();
+        return Some(String::new());
     }
     let Some(li) = char_index_of(&hay, &l, 0) else {
-        return String::new();
+        return Some(String::new());
     };
     let after = li + l.len();
     let ri = if greedy {
-        (after..=hay.len().saturating_sub(r.len()))
+        let last = (0..=hay.len().saturating_sub(r.len()))
             .rev()
-            .find(|&i| hay[i..].starts_with(&r))
+            .find(|&i| hay[i..].starts_with(&r));
+        match last {
+            Some(ri) if ri < after => return None,
+            other => other,
+        }
     } else {
         char_index_of(&hay, &r, after)
     };
-    match ri {
-        Some(ri) if ri >= after => chars[after..ri].iter().collect(),
-        _ => String::new(),
-    }
+    Some(match ri {
+        Some(ri) => chars[after..ri].iter().collect(),
+        None => String::new(),
+    })
 }
 
+/// Read a number as Elasticsearch's `ToNumberFunctionProcessor` does (after it has dealt with
+/// `0x`): base 10 is Java's `Long.valueOf`, else `Double.valueOf`; other bases are
+/// `Long.parseLong(text, base)`. Where Java accepts more than ASCII digits and letters
+/// (`Character.digit` reads other scripts' digits), hexadecimal floating point, `NaN` and
+/// `Infinity`, this does not: non-finite values have no JSON form, and the rest are not seen
+/// in event data.
 fn parse_number(text: &str, base: u32) -> Option<super::Literal> {
     use super::Literal;
-    let t = text.trim();
-    if base == 10 {
-        if let Ok(i) = t.parse::<i64>() {
-            return Some(Literal::Integer(i));
-        }
-        return t
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Literal::Float);
+    if base != 10 {
+        // Like `Long.parseLong`: one optional sign, then digits; no spaces, no overflow.
+        return i64::from_str_radix(text, base).ok().map(Literal::Integer);
     }
-    let (negative, digits) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(Literal::Integer(i));
+    }
+    java_double(text).map(Literal::Float)
+}
+
+/// Java's `Double.valueOf` on decimal text: control characters and spaces trimmed from both
+/// ends, an optional sign, digits with an optional point, an optional exponent and an optional
+/// `f`/`F`/`d`/`D` suffix. `None` for anything else and for non-finite results.
+fn java_double(text: &str) -> Option<f64> {
+    let t = text.trim_matches(|c: char| c <= ' ');
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
     };
-    let digits = if base == 16 {
-        digits
-            .strip_prefix("0x")
-            .or_else(|| digits.strip_prefix("0X"))
-            .unwrap_or(digits)
-    } else {
-        digits
+    let t = t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
     };
-    let n = i64::from_str_radix(digits, base).ok()?;
-    // `--8000000000000000` in base 16 is minus `i64::MIN`: not a number (and no panic).
-    Some(Literal::Integer(if negative {
-        n.checked_neg()?
-    } else {
-        n
-    }))
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let exponent = match exponent {
+        None => "0",
+        Some(e) => {
+            let unsigned = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if unsigned.is_empty() || !digits(unsigned) {
+                return None;
+            }
+            e
+        }
+    };
+    // Written out in full so that Rust's parser (correctly rounded, as Java's is) reads it.
+    let magnitude = format!("0{whole}.{fraction}0e{exponent}")
+        .parse::<f64>()
+        .ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    value.is_finite().then_some(value)
 }
 
 #[cfg(test)]
@@ -568,5 +628,115 @@ mod fold_tests {
             Some(Literal::Integer(17))
         );
         assert!(fold(Function::Number, &[s("zz")], Case::Sensitive).is_err());
+    }
+
+    #[test]
+    fn number_detects_hex_and_reads_like_java() {
+        let fails = |args: &[Literal]| fold(Function::Number, args, Case::Sensitive).is_err();
+        // No base (or a null one): `0x` means hexadecimal.
+        assert_eq!(
+            call(Function::Number, &[s("0x1F")]),
+            Some(Literal::Integer(31))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("0xdeadbeef"), Literal::Null]),
+            Some(Literal::Integer(3_735_928_559))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("0x-1f")]),
+            Some(Literal::Integer(-31))
+        );
+        // Only a lower-case `0x` at the very start, and only skipped in base 16.
+        assert!(fails(&[s("0X1F")]));
+        assert!(fails(&[s("-0x1f")]));
+        assert!(fails(&[s("-0x1f"), Literal::Integer(16)]));
+        assert!(fails(&[s("0x1F"), Literal::Integer(10)]));
+        assert!(fails(&[s("0x")]));
+        assert_eq!(
+            call(Function::Number, &[s("0x1f"), Literal::Integer(36)]),
+            Some(Literal::Integer(42_819))
+        );
+        // Base 10: `Long.valueOf`, else `Double.valueOf` (which trims and takes suffixes).
+        assert_eq!(
+            call(Function::Number, &[s("+7")]),
+            Some(Literal::Integer(7))
+        );
+        assert_eq!(
+            call(Function::Number, &[s(" 31 ")]),
+            Some(Literal::Float(31.0))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("1.5f")]),
+            Some(Literal::Float(1.5))
+        );
+        assert_eq!(
+            call(Function::Number, &[s(".5")]),
+            Some(Literal::Float(0.5))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("-2.5e3")]),
+            Some(Literal::Float(-2500.0))
+        );
+        assert_eq!(
+            call(Function::Number, &[s("9223372036854775808")]),
+            Some(Literal::Float(9.223_372_036_854_776e18))
+        );
+        assert!(fails(&[s("\u{a0}5")]));
+        assert!(fails(&[s("1e400")]));
+        assert!(fails(&[s("1_000")]));
+        assert!(fails(&[s(" 5"), Literal::Integer(16)]));
+        assert_eq!(
+            call(
+                Function::Number,
+                &[s("-8000000000000000"), Literal::Integer(16)]
+            ),
+            Some(Literal::Integer(i64::MIN))
+        );
+    }
+
+    #[test]
+    fn between_follows_elasticsearch_string_utils() {
+        // An empty source, left or right gives the source back, case and all.
+        assert_eq!(
+            call(Function::Between, &[s("cmd.exe"), s(""), s(".exe")]),
+            Some(s("cmd.exe"))
+        );
+        assert_eq!(
+            call(Function::Between, &[s("cmd.exe"), s("c"), s("")]),
+            Some(s("cmd.exe"))
+        );
+        assert_eq!(
+            call(Function::Between, &[s(""), s("a"), s("b")]),
+            Some(s(""))
+        );
+        assert_eq!(
+            fold(
+                Function::Between,
+                &[s("CMD.exe"), s(""), s("x")],
+                Case::Insensitive
+            )
+            .expect("folds"),
+            Some(s("CMD.exe"))
+        );
+        // Missing bounds give the empty string.
+        assert_eq!(
+            call(Function::Between, &[s("abc"), s("z"), s("c")]),
+            Some(s(""))
+        );
+        // Greedy: Java's `lastIndexOf` searches the whole string; a last `right` before the
+        // end of `left` makes `substring` throw.
+        assert!(fold(
+            Function::Between,
+            &[s("[x]y[z]"), s("z"), s("["), Literal::Bool(true)],
+            Case::Sensitive
+        )
+        .is_err());
+        assert_eq!(
+            call(
+                Function::Between,
+                &[s("[x]y[z]"), s("z"), s("["), Literal::Bool(false)]
+            ),
+            Some(s(""))
+        );
     }
 }

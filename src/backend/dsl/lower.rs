@@ -220,7 +220,7 @@ impl<'a> Lowerer<'a> {
             }
             return self.script(expr);
         };
-        self.check_scalar(f, literal);
+        self.check_scalar(f, literal, c.op == CompareOp::Eq);
         if c.op == CompareOp::Eq {
             return Ok(self.term(f, literal, c.case));
         }
@@ -245,7 +245,7 @@ impl<'a> Lowerer<'a> {
         // `x in (null, …)`: a null element never equals anything (the comparison is null).
         let values: Vec<&Literal> = set.values.iter().filter(|l| **l != Literal::Null).collect();
         for literal in &values {
-            self.check_scalar(f, literal);
+            self.check_scalar(f, literal, true);
         }
         let insensitive = set.case == Case::Insensitive && self.folds_case(f);
         Ok(match values.as_slice() {
@@ -546,8 +546,9 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Warn when a literal cannot be compared with the field's type.
-    fn check_scalar(&mut self, f: &Field, literal: &Literal) {
+    /// Warn when a literal cannot be compared with the field's type (`equality`: by `==` or
+    /// `in`, where an `ip` field also takes CIDR blocks).
+    fn check_scalar(&mut self, f: &Field, literal: &Literal, equality: bool) {
         let Some(mapped) = self.lookup(f) else {
             return;
         };
@@ -556,6 +557,10 @@ impl<'a> Lowerer<'a> {
             (ty, Literal::String(s)) if ty.is_numeric() => s.trim().parse::<f64>().is_ok(),
             (FieldType::Boolean, Literal::String(s)) => s == "true" || s == "false",
             (FieldType::Boolean, Literal::Integer(_) | Literal::Float(_)) => false,
+            // A `term` query on an `ip` field reads text with a `/` as a CIDR block.
+            (FieldType::Ip, Literal::String(_)) if equality => {
+                crate::eval::condition::IpBlock::of_constant(literal).is_some()
+            }
             (FieldType::Ip, Literal::String(s)) => s.parse::<std::net::IpAddr>().is_ok(),
             (FieldType::Ip, _) => false,
             (ty, Literal::Bool(_)) => ty.is_exact_string() || *ty == FieldType::Boolean,

@@ -31,7 +31,8 @@
 //!   (the running time is the product of the fields' value counts).
 //! - **Functions** compute what [`crate::ir::functions::fold`] computes on constants: strings
 //!   are indexed by code point, a null argument gives null (`number`'s base excepted), a
-//!   substring takes Python-style negative bounds, `number` reads what Rust's parsers read.
+//!   substring takes Python-style negative bounds, `number` reads what Java's parsers read
+//!   (ASCII only), `between` returns its source when the source, left or right is empty.
 //!   Integer arithmetic that overflows, integer division or modulo by zero, and floating-point
 //!   results that are not finite give null: those are the cases where folding constants
 //!   refuses the query, and a null makes the clause not match instead of failing the search.
@@ -481,11 +482,10 @@ enum Helper {
     Concat,
     Low,
     Between,
-    Ws,
     Num,
 }
 
-const HELPER_COUNT: usize = 20;
+const HELPER_COUNT: usize = 19;
 
 const ALL_HELPERS: [Helper; HELPER_COUNT] = [
     Helper::Vals,
@@ -506,7 +506,6 @@ const ALL_HELPERS: [Helper; HELPER_COUNT] = [
     Helper::Concat,
     Helper::Low,
     Helper::Between,
-    Helper::Ws,
     Helper::Num,
 ];
 
@@ -517,7 +516,6 @@ impl Helper {
             Helper::Like => &[Helper::Wild],
             Helper::Sub => &[Helper::Clamp],
             Helper::Concat => &[Helper::Str],
-            Helper::Num => &[Helper::Ws],
             Helper::Between => &[Helper::Low],
             _ => &[],
         }
@@ -543,7 +541,6 @@ impl Helper {
             Helper::Concat => CONCAT,
             Helper::Low => LOW,
             Helper::Between => BETWEEN,
-            Helper::Ws => WS,
             Helper::Num => NUM,
         }
     }
@@ -926,7 +923,9 @@ return b.toString();
 ";
 
 /// `between(a, l, r, g)`: the text after the first `l` and before the next (or, greedy, the
-/// last) `r`; empty when either is missing or when lower-casing changed the length.
+/// last) `r`; empty when either is missing or when lower-casing changed the length; the source
+/// itself when it, `l` or `r` is empty; null where Elasticsearch fails (greedy, with the last
+/// `r` starting before the end of the first `l`).
 const BETWEEN: &str = "\
 def between(def a, def l, def r, def g, boolean ci) {
 if (!(a instanceof String) || !(l instanceof String) || !(r instanceof String) || !(g instanceof Boolean)) {
@@ -936,6 +935,9 @@ String s = (String) a;
 String h = s;
 String x = (String) l;
 String y = (String) r;
+if (s.isEmpty() || x.isEmpty() || y.isEmpty()) {
+return s;
+}
 if (ci) {
 h = low(s);
 x = low(x);
@@ -952,6 +954,9 @@ int f = i + x.length();
 int j = h.indexOf(y, f);
 if (((Boolean) g).booleanValue()) {
 j = h.lastIndexOf(y);
+if (j >= 0 && j < f) {
+return null;
+}
 }
 if (j < f) {
 return '';
@@ -960,22 +965,23 @@ return s.substring(f, j);
 }
 ";
 
-/// Unicode White_Space, the set Rust's `trim` removes.
-const WS: &str = "\
-boolean ws(int c) {
-return (c >= 9 && c <= 13) || c == 32 || c == 133 || c == 160 || c == 5760 || (c >= 8192 && c <= 8202) || c == 8232 || c == 8233 || c == 8239 || c == 8287 || c == 12288;
-}
-";
-
-/// `number(a, b)`: base 10 reads an integer, else a finite decimal; other bases read an
-/// integer with an optional sign (and `0x` in base 16). Only ASCII signs, digits, letters and
-/// (base 10) `.`, `e`, `E` are let through to Java's parsers, which accept more than Rust's.
+/// `number(a, b)`, as Elasticsearch's `ToNumberFunctionProcessor`: a leading `0x` means base
+/// 16 when no base is given and is skipped in base 16; base 10 tries `Long.parseLong`, then a
+/// finite `Double.parseDouble`; other bases `Long.parseLong(t, base)`. Only ASCII signs,
+/// digits, letters and (base 10) `.`, exponents, `f`/`d` suffixes and the control characters
+/// and spaces `parseDouble` trims are let through to Java's parsers, which read more than
+/// `fold` does (other scripts' digits, `NaN`, `Infinity`, hexadecimal floating point).
 const NUM: &str = "\
 def num(def a, def b) {
 if (!(a instanceof String)) {
 return null;
 }
+String t = (String) a;
+boolean hex = t.startsWith('0x');
 int base = 10;
+if (hex) {
+base = 16;
+}
 if (b != null) {
 if (!(b instanceof Long || b instanceof Integer)) {
 return null;
@@ -986,21 +992,14 @@ return null;
 }
 base = (int) k;
 }
-String t = (String) a;
-int i = 0;
-int j = t.length();
-while (i < j && ws(t.charAt(i))) {
-i += 1;
+if (hex && base == 16) {
+t = t.substring(2);
 }
-while (j > i && ws(t.charAt(j - 1))) {
-j -= 1;
-}
-t = t.substring(i, j);
 for (int p = 0; p < t.length(); p += 1) {
 int c = t.charAt(p);
 boolean ok = c == 43 || c == 45 || (c >= 48 && c <= 57);
 if (base == 10) {
-ok = ok || c == 46 || c == 69 || c == 101;
+ok = ok || c <= 32 || c == 46 || c == 68 || c == 69 || c == 70 || c == 100 || c == 101 || c == 102;
 } else {
 ok = ok || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
@@ -1023,27 +1022,11 @@ return null;
 }
 }
 }
-boolean neg = t.startsWith('-');
-String u = t;
-if (neg || t.startsWith('+')) {
-u = t.substring(1);
-}
-if (base == 16 && (u.startsWith('0x') || u.startsWith('0X'))) {
-u = u.substring(2);
-}
-long n = 0;
 try {
-n = Long.parseLong(u, base);
+return Long.parseLong(t, base);
 } catch (NumberFormatException e) {
 return null;
 }
-if (!neg) {
-return n;
-}
-if (n == Long.MIN_VALUE) {
-return null;
-}
-return -n;
 }
 ";
 
@@ -2140,6 +2123,21 @@ return "B:" + v;
                 "\u{661}\u{662}",
                 "NaN",
                 "1.5f",
+                "0X1F",
+                "0x",
+                "0x-1f",
+                "0x 1f",
+                "0x1p3",
+                "1e5f",
+                ".5",
+                "5.",
+                "+.5e-3",
+                " \t7\n",
+                "1e",
+                "e5",
+                "-",
+                "Infinity",
+                "1.5dd",
             ];
             let mut text_args: Vec<Literal> = strings.iter().map(|v| str_lit(v)).collect();
             text_args.push(Null);
@@ -2238,6 +2236,8 @@ return "B:" + v;
                     ("A", "C"),
                     ("\u{3c3}", "\u{3c3}"),
                     ("i", "["),
+                    ("z", "["),
+                    ("y", "x"),
                 ] {
                     for greedy in [None, Some(Bool(true)), Some(Null)] {
                         for case in cases {
