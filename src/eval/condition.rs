@@ -66,6 +66,8 @@ pub enum FieldTest {
     Compare(CompareOp, Literal, Case),
     /// Equal to one of the constants.
     OneOf(Vec<Literal>, Case),
+    /// Equal to one of many constants, a text value looked up in a set.
+    OneOfMany(Box<ConstantSet>),
     /// Matches one of the wildcard patterns.
     Like(Vec<Wildcard>),
     /// Matches one of the regular expressions (whole value).
@@ -81,6 +83,64 @@ pub enum FieldTest {
     IpIn(Vec<IpBlock>),
     /// An `ip` field ordered against an address (16 bytes, IPv4 as IPv4-mapped IPv6).
     IpOrder(CompareOp, u128),
+}
+
+/// Many constants for `in`: the text forms a keyword value would be compared with (folded
+/// when case-insensitive), and the constants themselves for values that are not text.
+#[derive(Debug, Clone)]
+pub struct ConstantSet {
+    /// The constants, as written.
+    pub literals: Vec<Literal>,
+    case: Case,
+    texts: std::collections::HashSet<Box<str>>,
+}
+
+/// Lists at least this long are looked up in a set rather than scanned.
+const SET_LOOKUP_FROM: usize = 4;
+
+/// The test of `in (literals)`.
+fn one_of(literals: Vec<Literal>, case: Case) -> FieldTest {
+    if literals.len() < SET_LOOKUP_FROM {
+        return FieldTest::OneOf(literals, case);
+    }
+    // A text value equals a constant when it equals the constant's text (`compare`): strings,
+    // whole numbers and booleans have one; other numbers never equal text.
+    let texts = literals
+        .iter()
+        .filter_map(|l| match l {
+            Literal::String(s) => Some(s.clone()),
+            Literal::Integer(i) => Some(i.to_string()),
+            Literal::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+        .map(|t| match case {
+            Case::Insensitive => t.to_ascii_lowercase().into_boxed_str(),
+            Case::Sensitive => t.into_boxed_str(),
+        })
+        .collect();
+    FieldTest::OneOfMany(Box::new(ConstantSet {
+        literals,
+        case,
+        texts,
+    }))
+}
+
+impl ConstantSet {
+    fn contains(&self, value: &FieldValue<'_>) -> bool {
+        match value {
+            FieldValue::Text(s) => {
+                if self.case == Case::Insensitive && s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    self.texts.contains(s.to_ascii_lowercase().as_str())
+                } else {
+                    self.texts.contains(*s)
+                }
+            }
+            _ => self
+                .literals
+                .iter()
+                .any(|l| compare(value, l, self.case) == Some(Ordering::Equal)),
+        }
+    }
 }
 
 /// A construct the evaluator cannot run.
@@ -137,7 +197,7 @@ impl Compiler<'_> {
                         set.values.iter().filter(|l| **l != Literal::Null).collect();
                     match self.typed_test(f, CompareOp::Eq, &values)? {
                         Some(test) => field(f, test),
-                        None => field(f, FieldTest::OneOf(set.values.clone(), set.case)),
+                        None => field(f, one_of(set.values.clone(), set.case)),
                     }
                 }
                 _ => computed_condition(expr),
@@ -371,9 +431,18 @@ impl Condition {
 impl FieldTest {
     fn holds(&self, value: &FieldValue<'_>) -> bool {
         match self {
+            // Equality of texts, the commonest test, without ordering them.
+            FieldTest::Compare(CompareOp::Eq, Literal::String(t), case) => match value {
+                FieldValue::Text(s) => match case {
+                    Case::Sensitive => s == t,
+                    Case::Insensitive => s.eq_ignore_ascii_case(t),
+                },
+                _ => compare(value, &Literal::String(t.clone()), *case) == Some(Ordering::Equal),
+            },
             FieldTest::Compare(op, literal, case) => {
                 compare(value, literal, *case).is_some_and(|ordering| op.holds(ordering))
             }
+            FieldTest::OneOfMany(set) => set.contains(value),
             FieldTest::OneOf(literals, case) => literals
                 .iter()
                 .any(|l| compare(value, l, *case) == Some(Ordering::Equal)),

@@ -142,14 +142,18 @@ fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
         let quote = |b: bool| if b { "\"" } else { "" };
         format!("{}{}{}", quote(start), json_escaped(text), quote(end))
     };
+    let whole_values = |literals: &[Literal]| -> Option<Vec<String>> {
+        literals
+            .iter()
+            .map(|l| plain_string(l).map(|s| quoted(&s, true, true)))
+            .collect()
+    };
     let needles: Vec<String> = match test {
         FieldTest::Compare(CompareOp::Eq, literal, _) => {
             vec![quoted(&plain_string(literal)?, true, true)]
         }
-        FieldTest::OneOf(literals, _) => literals
-            .iter()
-            .map(|l| plain_string(l).map(|s| quoted(&s, true, true)))
-            .collect::<Option<_>>()?,
+        FieldTest::OneOf(literals, _) => whole_values(literals)?,
+        FieldTest::OneOfMany(set) => whole_values(&set.literals)?,
         FieldTest::Like(wildcards) => wildcards
             .iter()
             .map(|w| {
