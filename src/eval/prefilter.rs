@@ -126,7 +126,17 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
             let common = COMMON_VALUE_FIELDS
                 .iter()
                 .any(|prefix| field.name().starts_with(prefix));
-            field_needles(test).map(|needles| vec![Clause { needles, common }])
+            match field_needles(test) {
+                Some(needles) => Some(vec![Clause { needles, common }]),
+                // The field must be there, so its last name segment is, as a key (nested or
+                // dotted) just before a quote: weak, so ranked with common values.
+                None => key_needle(field.name()).map(|needle| {
+                    vec![Clause {
+                        needles: vec![needle],
+                        common: true,
+                    }]
+                }),
+            }
         }
         Condition::Constant(true)
         | Condition::Not(_)
@@ -168,6 +178,14 @@ fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
         .iter()
         .all(|n| n.len() >= MIN_NEEDLE)
         .then_some(needles)
+}
+
+/// The text every event with a value for `field` contains: its last name segment closing a
+/// key. A key spelt with escapes skips the prefilter like any escaped line.
+fn key_needle(field: &str) -> Option<String> {
+    let last = field.rsplit('.').next()?;
+    let needle = format!("{}\"", json_escaped(last));
+    (needle.len() >= MIN_NEEDLE).then_some(needle)
 }
 
 /// A string constant only a string value can equal.
@@ -483,6 +501,11 @@ mod tests {
             one_of(&["\"c:\\\\windows\\\\"]),
             "backslashes as JSON writes them"
         );
+        assert_eq!(
+            requirement_of(r#"problemchild.prediction == 1 and user.id != "S-1""#),
+            one_of(&["prediction\""]),
+            "a field that must have a value: its key"
+        );
         for no_needle in [
             r#"a == "12""#,
             r#"a == "2024-01-01""#,
@@ -492,6 +515,7 @@ mod tests {
             r#"a != "alpha""#,
             r#"a == "ab""#,
             r#"a regex "alpha.*""#,
+            r#"a.b == "12" or c != "x""#,
         ] {
             assert_eq!(
                 requirement_of(no_needle),
