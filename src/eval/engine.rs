@@ -349,40 +349,48 @@ impl Engine {
         input: impl Read + Send,
         observer: &mut dyn Observer,
     ) -> std::io::Result<RunSummary> {
-        let mut state = RunState::new(&self.rules, &self.options);
+        let Engine {
+            rules,
+            plan,
+            options,
+        } = self;
+        let mut state = RunState::new(rules, options);
         let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
         std::thread::scope(|scope| {
             // Reading overlaps with matching: one block is read while the last is examined.
             scope.spawn(move || read_blocks(input, sender));
             let mut bytes = 0u64;
             let mut first_line = 1u64;
+            let mut examined: Option<Vec<ShareResult>> = None;
             for block in receiver {
                 let block = block?;
                 bytes += block.len() as u64;
-                let results = self.examine_block(&block);
-                for share in results {
-                    for (line, message) in share.bad {
-                        state.summary.bad_lines += 1;
-                        observer.warn(format!("line {}: {message}", first_line + line));
+                // The cores examine this block while this thread puts the last one's matches
+                // in order.
+                let plan = &*plan;
+                let next = std::thread::scope(|inner| {
+                    let worker = inner.spawn(|| plan.examine_block(&block));
+                    if let Some(results) = examined.take() {
+                        state.take_block(results, &mut first_line, rules, options, observer)?;
                     }
-                    let window = self.options.reorder_window;
-                    for (line, matched) in share.matched {
-                        let arrival = first_line + line;
-                        state.arrive(arrival, matched);
-                        state.release(&mut self.rules, window, arrival, observer)?;
-                    }
-                    state.summary.events += share.events;
-                    first_line += share.lines;
-                    state.release(&mut self.rules, window, first_line, observer)?;
-                }
+                    worker
+                        .join()
+                        .map_err(|_| std::io::Error::other("an evaluation thread failed"))
+                })?;
+                examined = Some(next);
                 observer.progress(bytes, state.summary.events);
             }
-            state.release(&mut self.rules, Some(0), u64::MAX, observer)?;
-            state.settle(&mut self.rules, observer)?;
-            state.finish(&self.rules, observer)
+            if let Some(results) = examined.take() {
+                state.take_block(results, &mut first_line, rules, options, observer)?;
+            }
+            state.release(rules, Some(0), u64::MAX, observer)?;
+            state.settle(rules, observer)?;
+            state.finish(rules, observer)
         })
     }
+}
 
+impl Plan {
     /// Split a block into one share per core (several, so a slow share does not hold the
     /// rest up) and examine the shares in parallel; results in input order.
     fn examine_block(&self, block: &[u8]) -> Vec<ShareResult> {
@@ -407,7 +415,7 @@ impl Engine {
     }
 
     fn examine_share(&self, share: &[u8]) -> ShareResult {
-        let plan = &self.plan;
+        let plan = self;
         let mut result = ShareResult::default();
         let mut candidates = Vec::new();
         let mut decoded = DecodedEvent::new();
@@ -659,6 +667,33 @@ impl RunState {
         let time = event.time.unwrap_or(self.latest_arrived);
         self.latest_arrived = self.latest_arrived.max(time);
         self.queue.push(Queued { time, event });
+    }
+
+    /// Take one examined block's results, in input order.
+    fn take_block(
+        &mut self,
+        results: Vec<ShareResult>,
+        first_line: &mut u64,
+        rules: &mut [CompiledRule],
+        options: &EngineOptions,
+        observer: &mut dyn Observer,
+    ) -> std::io::Result<()> {
+        let window = options.reorder_window;
+        for share in results {
+            for (line, message) in share.bad {
+                self.summary.bad_lines += 1;
+                observer.warn(format!("line {}: {message}", *first_line + line));
+            }
+            for (line, matched) in share.matched {
+                let arrival = *first_line + line;
+                self.arrive(arrival, matched);
+                self.release(rules, window, arrival, observer)?;
+            }
+            self.summary.events += share.events;
+            *first_line += share.lines;
+            self.release(rules, window, *first_line, observer)?;
+        }
+        Ok(())
     }
 
     /// Process queued events that arrived more than `window` lines before `now`.
