@@ -181,13 +181,13 @@ enum Command {
 }
 
 const BUILD_HELP: &str = "\
-Artifacts go to OUT/<target>/<path of the rule in RULES_DIR>/<stem>.<eql|dsl.json|yml> (what
-`eqlc convert --target T --out OUT/T` writes when run in RULES_DIR), described in
-OUT/manifest.json. Only files whose bytes change are written; artifacts the previous manifest
+Artifacts go to OUT/<target>/<path of the rule in RULES_DIR>/<stem>.<eql|dsl.json|yml> (the
+files `eqlc convert --target T --out OUT/T` writes, with paths relative to RULES_DIR), described
+in OUT/manifest.json. Only files whose bytes change are written; artifacts the previous manifest
 lists that nothing produces any more are removed; no other file in OUT is touched.
 
 Exit status: 0 built (or, with --check, up to date), 1 a rule failed or (with --check) some file
-is stale, 2 usage error.
+is stale, 2 usage or I/O error.
 
 Examples:
   eqlc build rules/ --out artifacts/
@@ -203,7 +203,12 @@ struct BuildArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Targets to build, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::ALL)]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "eql,dsl,sigma"
+    )]
     targets: Vec<Target>,
     /// Write nothing; exit 1 listing stale files (missing, different, orphaned) and failing
     /// rules.

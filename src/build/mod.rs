@@ -3,9 +3,10 @@
 //!
 //! One build is: collect the rule documents under `RULES_DIR` (the walk of `eqlc convert`),
 //! run every document through [`driver::process_with`] for every target on all cores, lay the
-//! artifacts out as `OUT/<target>/<mirrored path>/<stem>.<ext>` (each `OUT/<target>` tree is
-//! byte for byte what `eqlc convert --target <target> --out OUT/<target>` writes when run from
-//! `RULES_DIR`), describe everything in `OUT/manifest.json`, then compare that wanted state
+//! artifacts out as `OUT/<target>/<mirrored path>/<stem>.<ext>` (each `OUT/<target>` tree holds
+//! the files `eqlc convert --target <target> --out OUT/<target>` writes, byte for byte when
+//! `convert` runs inside `RULES_DIR` on its subdirectories, since the DSL artifact records the
+//! rule's path), describe everything in `OUT/manifest.json`, then compare that wanted state
 //! with the disk. [`Mode::Write`] writes only the files whose bytes differ and removes the
 //! files the previous manifest owned that are no longer produced; [`Mode::Check`] writes
 //! nothing and reports those same differences as stale files.
@@ -144,6 +145,9 @@ pub enum BuildError {
     /// `--out` names the rules directory itself: artifacts would be read back as rules.
     #[error("--out {0} is the rules directory itself; choose a directory of its own (it may be inside the rules directory)")]
     OutIsRulesDir(PathBuf),
+    /// `--out` is an empty path.
+    #[error("--out needs a directory, not an empty path")]
+    EmptyOut,
     /// `--out` exists but is a file.
     #[error("--out {0} exists and is not a directory")]
     OutNotADirectory(PathBuf),
@@ -362,6 +366,9 @@ pub fn run(
 ) -> Result<Outcome, BuildError> {
     if !config.rules_dir.is_dir() {
         return Err(BuildError::NotADirectory(config.rules_dir.clone()));
+    }
+    if config.out_dir.as_os_str().is_empty() {
+        return Err(BuildError::EmptyOut);
     }
     if config.out_dir.exists() && !config.out_dir.is_dir() {
         return Err(BuildError::OutNotADirectory(config.out_dir.clone()));
