@@ -279,6 +279,14 @@ pub struct RuleReport {
     pub targets: BTreeMap<&'static str, Status>,
     /// Problems and warnings, located in the document.
     pub diagnostics: Vec<Located>,
+    /// Which of `diagnostics` each target raised (index ranges); the others concern the rule
+    /// as a whole (reading it, parsing its query), so every target.
+    #[serde(skip)]
+    pub target_diagnostics: BTreeMap<Target, std::ops::Range<usize>>,
+    /// Targets that failed only because they cannot express this (valid) rule — Sigma has no
+    /// `until`, say — as opposed to a broken rule or an internal error.
+    #[serde(skip)]
+    pub inexpressible: std::collections::BTreeSet<Target>,
     /// Artifacts per target (only kept when the caller asks for them).
     #[serde(skip)]
     pub outputs: BTreeMap<Target, String>,
@@ -307,12 +315,50 @@ impl RuleReport {
             skip_reason: None,
             targets: BTreeMap::new(),
             diagnostics: Vec::new(),
+            target_diagnostics: BTreeMap::new(),
+            inexpressible: std::collections::BTreeSet::new(),
             outputs: BTreeMap::new(),
             relative: doc.relative.clone(),
             text: String::new(),
             rule: None,
             query: None,
         }
+    }
+
+    /// The report of a path that could not be read: an error, with the reason.
+    pub fn unreadable(u: &Unreadable) -> Self {
+        let doc = SourceDoc {
+            display: u.display.clone(),
+            relative: PathBuf::new(),
+            text: String::new(),
+            provenance: Provenance::Explicit,
+        };
+        let mut report = RuleReport::new(&doc);
+        report.status = Status::Error;
+        report.diagnostics.push(
+            Diagnostic::error_unplaced(format!("cannot read: {}", u.reason)).locate(&u.display, ""),
+        );
+        report
+    }
+
+    /// The diagnostics that concern `target`: its own and those about the whole rule.
+    pub fn diagnostics_for(&self, target: Target) -> impl Iterator<Item = &Located> {
+        let own = self
+            .target_diagnostics
+            .get(&target)
+            .cloned()
+            .unwrap_or(0..0);
+        let others: Vec<std::ops::Range<usize>> = self
+            .target_diagnostics
+            .iter()
+            .filter(|(t, _)| **t != target)
+            .map(|(_, r)| r.clone())
+            .collect();
+        self.diagnostics
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| own.contains(i) || !others.iter().any(|r| r.contains(i)))
+            .map(|(_, d)| d)
     }
 
     /// Render every diagnostic rustc-style (file, line, column, caret).
@@ -420,7 +466,8 @@ pub fn process_with(
         }
         Ok(query) => {
             for &target in targets {
-                let outcome = run_target(target, &doc.display, &rule, &query, options);
+                let first = report.diagnostics.len();
+                let outcome = produce(target, &doc.display, &rule, &query, options);
                 let status = match outcome {
                     Ok(output) => {
                         for warning in output.warnings {
@@ -435,14 +482,23 @@ pub fn process_with(
                         }
                         Status::Ok
                     }
-                    Err(d) => {
-                        report
-                            .diagnostics
-                            .push(d.mapped(&query_text.map).locate(&doc.display, &doc.text));
+                    Err(failure) => {
+                        if failure.inexpressible {
+                            report.inexpressible.insert(target);
+                        }
+                        report.diagnostics.push(
+                            failure
+                                .diagnostic
+                                .mapped(&query_text.map)
+                                .locate(&doc.display, &doc.text),
+                        );
                         Status::Error
                     }
                 };
                 report.targets.insert(target.name(), status);
+                report
+                    .target_diagnostics
+                    .insert(target, first..report.diagnostics.len());
             }
             report.query = Some(query);
         }
@@ -473,15 +529,52 @@ pub fn run_target(
     query: &Query,
     options: &Options<'_>,
 ) -> Result<TargetOutput, Diagnostic> {
+    produce(target, path, rule, query, options).map_err(|f| f.diagnostic)
+}
+
+/// Why a target produced no artifact.
+struct TargetFailure {
+    diagnostic: Diagnostic,
+    /// The target cannot express the rule (the backend's own refusal), rather than an
+    /// internal error.
+    inexpressible: bool,
+}
+
+impl From<Diagnostic> for TargetFailure {
+    fn from(diagnostic: Diagnostic) -> Self {
+        TargetFailure {
+            diagnostic,
+            inexpressible: false,
+        }
+    }
+}
+
+fn inexpressible(message: String) -> TargetFailure {
+    TargetFailure {
+        diagnostic: Diagnostic::error_unplaced(message),
+        inexpressible: true,
+    }
+}
+
+/// [`run_target`], telling a target's refusal apart from an internal error.
+fn produce(
+    target: Target,
+    path: &str,
+    rule: &Rule,
+    query: &Query,
+    options: &Options<'_>,
+) -> Result<TargetOutput, TargetFailure> {
     let query_text = rule.query.as_ref().map(|q| q.text.as_str()).unwrap_or("");
     match target {
-        Target::Eql => canonical_eql(query).map(|text| TargetOutput {
-            text,
-            warnings: Vec::new(),
-        }),
+        Target::Eql => canonical_eql(query)
+            .map(|text| TargetOutput {
+                text,
+                warnings: Vec::new(),
+            })
+            .map_err(TargetFailure::from),
         Target::Dsl => {
             let artifact = dsl::artifact(rule, query, options.field_types).map_err(|u| {
-                Diagnostic::error_unplaced(format!("cannot convert to Query DSL: {}", u.message))
+                inexpressible(format!("cannot convert to Query DSL: {}", u.message))
             })?;
             // The document's path leads, so NDJSON lines say where each rule came from.
             let mut json = serde_json::Map::new();
@@ -495,7 +588,9 @@ pub fn run_target(
             } else {
                 serde_json::to_string(&json)
             }
-            .map_err(|e| Diagnostic::error_unplaced(format!("internal error: {e}")))?;
+            .map_err(|e| {
+                TargetFailure::from(Diagnostic::error_unplaced(format!("internal error: {e}")))
+            })?;
             let warnings = artifact
                 .warnings
                 .into_iter()
@@ -516,9 +611,7 @@ pub fn run_target(
                     text,
                     warnings: Vec::new(),
                 })
-                .map_err(|e| {
-                    Diagnostic::error_unplaced(format!("cannot convert to Sigma: {}", e.construct))
-                })
+                .map_err(|e| inexpressible(format!("cannot convert to Sigma: {}", e.construct)))
         }
     }
 }
@@ -590,18 +683,7 @@ pub fn run_batch_with(
         .map(|d| process_with(d, targets, keep_outputs, options))
         .collect();
     for u in unreadable {
-        let doc = SourceDoc {
-            display: u.display.clone(),
-            relative: PathBuf::new(),
-            text: String::new(),
-            provenance: Provenance::Explicit,
-        };
-        let mut report = RuleReport::new(&doc);
-        report.status = Status::Error;
-        report.diagnostics.push(
-            Diagnostic::error_unplaced(format!("cannot read: {}", u.reason)).locate(&u.display, ""),
-        );
-        reports.push(report);
+        reports.push(RuleReport::unreadable(&u));
     }
     reports
 }
@@ -613,6 +695,12 @@ pub struct CheckReport<'a> {
     pub rules: &'a [RuleReport],
     /// Counts.
     pub summary: Summary,
+}
+
+/// The bytes of an artifact file: the artifact and a final line break. `convert --out` and
+/// `build` both write this, so their files are identical.
+pub fn artifact_file(artifact: &str) -> Vec<u8> {
+    format!("{artifact}\n").into_bytes()
 }
 
 /// Where `--out DIR` writes a rule's artifact: the input tree mirrored, named after the stem.

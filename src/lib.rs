@@ -3,8 +3,12 @@
 //! The pipeline, one module a stage:
 //! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
 //! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
+//! [`driver`] runs batches of documents; [`build`] turns a rules repository into checked
+//! artifacts for CI.
 
 pub mod backend;
+pub mod build;
+pub mod cli_docs;
 pub mod diagnostic;
 pub mod document;
 pub mod driver;

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use eqlc::backend::sigma::{CasePolicy, FieldMap};
 use eqlc::driver::{self, CheckReport, InputSpec, Options, RuleReport, Status, Summary, Target};
@@ -156,6 +156,84 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Build a rules repository's artifacts for CI: all targets in parallel, a manifest, only
+    /// changed files rewritten; `--check` verifies committed artifacts instead.
+    #[command(after_help = BUILD_HELP)]
+    Build(BuildArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  eqlc completions bash > /etc/bash_completion.d/eqlc\n  eqlc completions zsh > \"${fpath[1]}/_eqlc\"\n  eqlc completions fish > ~/.config/fish/completions/eqlc.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page eqlc(1) as roff, or write a page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  eqlc man | man -l -\n  eqlc man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write eqlc.1, eqlc-build.1, ... into DIR instead of printing eqlc.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+const BUILD_HELP: &str = "\
+Artifacts go to OUT/<target>/<path of the rule in RULES_DIR>/<stem>.<eql|dsl.json|yml> (the
+files `eqlc convert --target T --out OUT/T` writes, with paths relative to RULES_DIR), described
+in OUT/manifest.json. Only files whose bytes change are written; artifacts the previous manifest
+lists that nothing produces any more are removed; no other file in OUT is touched.
+
+Exit status: 0 built (or, with --check, up to date), 1 a rule failed or (with --check) some file
+is stale, 2 usage or I/O error.
+
+Examples:
+  eqlc build rules/ --out artifacts/
+  eqlc build rules/ --out artifacts/ --check --report junit --report-file junit.xml
+  eqlc build . --out build/ --targets dsl,sigma --report json > build-report.json";
+
+#[derive(Args)]
+struct BuildArgs {
+    /// The rules repository, searched recursively as `convert` searches a directory.
+    #[arg(value_name = "RULES_DIR")]
+    rules_dir: PathBuf,
+    /// Where the artifacts and manifest.json go (may be inside RULES_DIR, not RULES_DIR itself).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Targets to build, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "eql,dsl,sigma"
+    )]
+    targets: Vec<Target>,
+    /// Write nothing; exit 1 listing stale files (missing, different, orphaned) and failing
+    /// rules.
+    #[arg(long)]
+    check: bool,
+    /// Also produce a report for CI: JSON, or JUnit XML (a test case per rule and target).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    report: Option<eqlc::build::report::ReportFormat>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    report_file: Option<PathBuf>,
+    /// Fail when a target cannot express a rule (e.g. Sigma and `until`); by default that
+    /// target is recorded as unsupported for the rule, with a warning, and the build passes.
+    #[arg(long)]
+    strict: bool,
+    /// No progress bar and no summary line; problems are still printed.
+    #[arg(long)]
+    quiet: bool,
+    /// Pretty-print JSON artifacts.
+    #[arg(long)]
+    pretty: bool,
+    #[command(flatten)]
+    types: TypeArgs,
+    #[command(flatten)]
+    sigma: SigmaArgs,
 }
 
 /// `--reorder-window`: a number of events, or `None` for the whole input.
@@ -285,6 +363,13 @@ fn main() -> ExitCode {
         | Command::Convert { input, .. }
         | Command::Eval { input, .. } => input,
         Command::Conformance { suites } => return conformance(suites),
+        Command::Build(args) => return build(args, color),
+        Command::Completions { shell } => {
+            return exit_on(eqlc::cli_docs::print_completions(Cli::command(), *shell))
+        }
+        Command::Man { out } => {
+            return exit_on(eqlc::cli_docs::man(Cli::command(), out.as_deref()))
+        }
     };
     let specs = input.specs();
     let missing = driver::missing_paths(&specs);
@@ -378,7 +463,10 @@ fn main() -> ExitCode {
             let output = AlertOutput { format, id_field };
             evaluate(&specs, &events, &output, options, quiet, color)
         }
-        Command::Conformance { .. } => Ok(false),
+        Command::Conformance { .. }
+        | Command::Build(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => Ok(false),
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -528,7 +616,7 @@ fn convert(
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                std::fs::write(&path, format!("{artifact}\n"))?;
+                std::fs::write(&path, driver::artifact_file(artifact))?;
             }
             None if target == Target::Eql => write_eql(&mut out, &r.path, artifact, many)?,
             // YAML documents in one stream; a comment says which rule each came from.
@@ -542,6 +630,74 @@ fn convert(
         }
     }
     Ok(report_failures(&reports, color) | collided)
+}
+
+/// `eqlc build`: the options from the arguments; the library does the rest.
+fn build(args: &BuildArgs, color: bool) -> ExitCode {
+    let loaded = args
+        .types
+        .load()
+        .and_then(|types| Ok((types, args.sigma.load()?)))
+        .and_then(|(types, field_map)| {
+            let settings = eqlc::build::Settings::describe(
+                args.pretty,
+                args.types.mapping.as_deref(),
+                &args.sigma.field_mapping,
+                args.sigma.case_sensitive,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok((types, field_map, settings))
+        });
+    let (types, field_map_file, settings) = match loaded {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            eprintln!("eqlc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let ecs_names = FieldMap::ecs();
+    let field_map = match (&field_map_file, args.sigma.field_mapping.as_str()) {
+        (Some(file), _) => file,
+        (None, "ecs") => &ecs_names,
+        _ => FieldMap::sigma(),
+    };
+    let options = Options {
+        field_types: types.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
+        pretty: args.pretty,
+        field_map,
+        case_policy: args.sigma.case_sensitive,
+    };
+    let config = eqlc::build::BuildConfig {
+        rules_dir: args.rules_dir.clone(),
+        out_dir: args.out.clone(),
+        targets: args.targets.clone(),
+        settings,
+        mode: if args.check {
+            eqlc::build::Mode::Check
+        } else {
+            eqlc::build::Mode::Write
+        },
+        strict: args.strict,
+    };
+    let presentation = eqlc::build::cli::Presentation {
+        report: args.report,
+        report_file: args.report_file.clone(),
+        quiet: args.quiet,
+        color,
+    };
+    ExitCode::from(eqlc::build::cli::run(&config, &options, &presentation))
+}
+
+/// Exit 0, or report the error and exit 2.
+fn exit_on(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eqlc: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Run each suite, print every failing query, end with `N passed, N failed`.
