@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module a stage:
 //! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
-//! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
+//! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI; [`serve`] is
+//! the local preview page.
 
 pub mod backend;
 pub mod diagnostic;
@@ -11,5 +12,6 @@ pub mod driver;
 pub mod eval;
 pub mod ir;
 pub mod schema;
+pub mod serve;
 pub mod source;
 pub mod syntax;
