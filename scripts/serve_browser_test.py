@@ -222,6 +222,19 @@ def run(page, url, checks, screenshot):
         page.inner_text("#format"),
     )
 
+    # The example button fills both sides; its events match on lines 1 and 3.
+    # (Events cleared first, so the matches seen afterwards are the example's.)
+    page.locator("#events").fill("")
+    page.wait_for_selector("#match-summary:not([data-alerts])", timeout=TIMEOUT_MS)
+    page.click("#example")
+    page.locator("#rule-name", has_text="Command Shell Spawned by Office").wait_for(timeout=TIMEOUT_MS)
+    summary = page.wait_for_selector("#match-summary[data-alerts]", timeout=TIMEOUT_MS)
+    checks.ok(
+        "Load example: rule and events, lines 1 and 3 match",
+        summary.get_attribute("data-matched") == "1,3",
+        summary.inner_text(),
+    )
+
     checks.ok("no request left this server", not elsewhere, str(elsewhere))
     checks.ok("no script errors", not console_errors, str(console_errors))
 
