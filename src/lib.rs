@@ -4,7 +4,7 @@
 //! [`document`] (rule documents → [`document::Rule`]) → [`syntax`] (pest grammar → AST) →
 //! [`ir`] (typed, normalised IR; canonical printer) → backends → the `eqlc` CLI.
 //! [`driver`] runs batches of documents; [`build`] turns a rules repository into checked
-//! artifacts for CI.
+//! artifacts for CI; [`serve`] is the local preview page.
 
 pub mod backend;
 pub mod build;
@@ -15,5 +15,6 @@ pub mod driver;
 pub mod eval;
 pub mod ir;
 pub mod schema;
+pub mod serve;
 pub mod source;
 pub mod syntax;

@@ -178,6 +178,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Serve a local preview page: paste a rule, see its translations and matches as you type.
+    #[command(
+        after_help = "Example:\n  eqlc serve --port 8080    then open http://127.0.0.1:8080/"
+    )]
+    Serve {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to bind; anything but loopback lets other machines use the page.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
 }
 
 const BUILD_HELP: &str = "\
@@ -370,6 +382,7 @@ fn main() -> ExitCode {
         Command::Man { out } => {
             return exit_on(eqlc::cli_docs::man(Cli::command(), out.as_deref()))
         }
+        Command::Serve { host, port } => return serve(host, *port),
     };
     let specs = input.specs();
     let missing = driver::missing_paths(&specs);
@@ -466,7 +479,8 @@ fn main() -> ExitCode {
         Command::Conformance { .. }
         | Command::Build(_)
         | Command::Completions { .. }
-        | Command::Man { .. } => Ok(false),
+        | Command::Man { .. }
+        | Command::Serve { .. } => Ok(false),
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -730,6 +744,26 @@ fn conformance(suites: &[PathBuf]) -> ExitCode {
     }
     println!("{passed} passed, {failed} failed");
     ExitCode::from(u8::from(failed > 0))
+}
+
+/// Bind, say where, answer requests until interrupted.
+fn serve(host: &str, port: u16) -> ExitCode {
+    match eqlc::serve::Server::bind(host, port) {
+        Ok(server) => {
+            // Scripts starting `--port 0` read the URL from this line.
+            println!("eqlc serve: {}", server.url());
+            let _ = std::io::stdout().flush();
+            if !server.addr().ip().is_loopback() {
+                eprintln!("eqlc: warning: not on loopback: anyone who reaches this address can use the page");
+            }
+            server.run();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("eqlc: cannot listen on {host}:{port}: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// How `eqlc eval` prints alerts.

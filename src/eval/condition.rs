@@ -126,6 +126,11 @@ fn one_of(literals: Vec<Literal>, case: Case) -> FieldTest {
 }
 
 impl ConstantSet {
+    /// Whether text is compared ignoring ASCII case.
+    pub fn case(&self) -> Case {
+        self.case
+    }
+
     fn contains(&self, value: &FieldValue<'_>) -> bool {
         match value {
             FieldValue::Text(s) => {

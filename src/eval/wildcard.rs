@@ -88,6 +88,34 @@ impl Wildcard {
         (!found.0.is_empty()).then_some(found)
     }
 
+    /// The test chosen for the pattern, for people: `("starts with", "cmd")`; the verb is one
+    /// of `equals`, `starts with`, `ends with`, `contains` or `matches` (a general pattern,
+    /// `*` and `?` as written), the text as compared (lower-cased when case-insensitive).
+    pub fn test(&self) -> (&'static str, String) {
+        match &self.shape {
+            Shape::Exact(s) => ("equals", s.clone()),
+            Shape::Prefix(s) => ("starts with", s.clone()),
+            Shape::Suffix(s) => ("ends with", s.clone()),
+            Shape::Contains(s) => ("contains", s.clone()),
+            Shape::General(pieces) => {
+                let text = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Text(chars) => chars.iter().collect(),
+                        Piece::AnyChar => "?".to_string(),
+                        Piece::AnyString => "*".to_string(),
+                    })
+                    .collect();
+                ("matches", text)
+            }
+        }
+    }
+
+    /// Whether the pattern folds ASCII case.
+    pub fn case_insensitive(&self) -> bool {
+        self.insensitive
+    }
+
     /// Whether the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         let insensitive = self.insensitive;
