@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use ipnet::IpNet;
 
-pub use typed::{DateResolution, DateSpan, IpBlock};
+pub use typed::{ip_text, DateResolution, DateSpan, IpBlock};
 
 use super::document::{date_millis, Document, FieldRef, FieldValue};
 use super::wildcard::Wildcard;

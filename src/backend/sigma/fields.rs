@@ -73,6 +73,17 @@ impl FieldMap {
         Ok(FieldMap { fields })
     }
 
+    /// Every Sigma name ECS field `ecs` has, with the logsource categories it applies to
+    /// (none: every category), in the mapping's order.
+    pub fn targets(&self, ecs: &str) -> Vec<(&str, &[String])> {
+        self.fields.get(ecs).map_or_else(Vec::new, |targets| {
+            targets
+                .iter()
+                .map(|t| (t.sigma.as_str(), t.categories.as_slice()))
+                .collect()
+        })
+    }
+
     /// The name of ECS field `ecs` in a rule of logsource `category`.
     pub fn name(&self, ecs: &str, category: Option<&str>) -> String {
         self.fields

@@ -459,6 +459,31 @@ impl IpBlock {
     }
 }
 
+impl std::fmt::Display for IpBlock {
+    /// The block as an author would write it: `10.0.0.0/8`, `::1`, an IPv4 address (or an
+    /// IPv4 block of at least /96) in dotted form.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", ip_text(self.bits))?;
+        let v4 = std::net::Ipv6Addr::from(self.bits)
+            .to_ipv4_mapped()
+            .is_some();
+        match (v4 && self.prefix >= 96, self.prefix) {
+            (_, 128) => Ok(()),
+            (true, p) => write!(f, "/{}", p - 96),
+            (false, p) => write!(f, "/{p}"),
+        }
+    }
+}
+
+/// The address of 16 bytes as text, IPv4-mapped addresses in dotted form.
+pub fn ip_text(bits: u128) -> String {
+    let v6 = std::net::Ipv6Addr::from(bits);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => v6.to_string(),
+    }
+}
+
 /// An address as the 16 bytes an `ip` field indexes, as a number (so addresses order as
 /// Elasticsearch orders them).
 pub fn ip_bits(text: &str) -> Option<u128> {
