@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod driver;
 pub mod eval;
+pub mod explain;
 pub mod ir;
 pub mod schema;
 pub mod serve;

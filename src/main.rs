@@ -104,6 +104,19 @@ enum Command {
         #[command(flatten)]
         sigma: SigmaArgs,
     },
+    /// Show one rule's translations (EQL, Query DSL, Sigma, evaluator) and warnings for its author.
+    #[command(
+        after_help = "Every rule a path holds is explained in turn. Exit status: 0 explained (warnings \
+included), 1 a rule failed to parse or nothing was explained, 2 usage error.\n\nExamples:\n  eqlc explain rules/persistence.toml\n  eqlc explain --query 'process where process.name == \"CMD.EXE\"'"
+    )]
+    Explain {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        types: TypeArgs,
+        #[command(flatten)]
+        sigma: SigmaArgs,
+    },
     /// Run conformance suites (Elasticsearch's EQL QA format); exit 1 if any query fails.
     #[command(after_help = "Example:\n  eqlc conformance ../shared/conformance/es-qa/suite.toml")]
     Conformance {
@@ -383,6 +396,11 @@ fn main() -> ExitCode {
             return exit_on(eqlc::cli_docs::man(Cli::command(), out.as_deref()))
         }
         Command::Serve { host, port } => return serve(host, *port),
+        Command::Explain {
+            input,
+            types,
+            sigma,
+        } => return explain(input, types, sigma, cli.color),
     };
     let specs = input.specs();
     let missing = driver::missing_paths(&specs);
@@ -480,7 +498,8 @@ fn main() -> ExitCode {
         | Command::Build(_)
         | Command::Completions { .. }
         | Command::Man { .. }
-        | Command::Serve { .. } => Ok(false),
+        | Command::Serve { .. }
+        | Command::Explain { .. } => Ok(false),
     };
     match result {
         Ok(failed) => ExitCode::from(u8::from(failed)),
@@ -761,6 +780,66 @@ fn serve(host: &str, port: u16) -> ExitCode {
         }
         Err(e) => {
             eprintln!("eqlc: cannot listen on {host}:{port}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `eqlc explain`: the library explains, this prints; colour only where the stream is a
+/// terminal (or `--color always`), and never with `NO_COLOR`.
+fn explain(input: &InputArgs, types: &TypeArgs, sigma: &SigmaArgs, color: ColorChoice) -> ExitCode {
+    let specs = input.specs();
+    let missing = driver::missing_paths(&specs);
+    if !missing.is_empty() {
+        for m in missing {
+            eprintln!("eqlc: no such file or directory: {m}");
+        }
+        return ExitCode::from(2);
+    }
+    let (mapping, field_map_file) = match (types.load(), sigma.load()) {
+        (Ok(m), Ok(f)) => (m, f),
+        (Err(message), _) | (_, Err(message)) => {
+            eprintln!("eqlc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let ecs_names = FieldMap::ecs();
+    let field_map = match (sigma.field_mapping.as_str(), &field_map_file) {
+        (_, Some(file)) => file,
+        ("ecs", None) => &ecs_names,
+        _ => FieldMap::sigma(),
+    };
+    let options = eqlc::explain::ExplainOptions {
+        targets: Options {
+            field_types: mapping.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
+            pretty: true,
+            field_map,
+            case_policy: sigma.case_sensitive,
+        },
+        sigma_taxonomy: sigma.field_mapping != "ecs",
+        tables: eqlc::explain::FieldTables::embedded(),
+    };
+    let colored = |terminal: bool| match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let paint = eqlc::explain::Paint {
+        color: colored(std::io::stdout().is_terminal()),
+    };
+    let outcomes = eqlc::explain::explain_inputs(&specs, &options);
+    let printed = eqlc::explain::print(
+        &outcomes,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+        paint,
+        colored(std::io::stderr().is_terminal()),
+    );
+    match printed {
+        Ok(failed) => ExitCode::from(u8::from(failed)),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eqlc: {e}");
             ExitCode::from(2)
         }
     }
