@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use super::condition::CompileError;
 use super::document::{Document, FieldValue};
 use super::sequence::{
-    compare_key_values, key_values, CompiledStage, JoinKey, StageHits, NULL_KEY,
+    compare_key_values, stage_hits, CompiledStage, JoinKey, StageHits, NULL_KEY,
 };
 use crate::ir::Sample;
 
@@ -120,13 +120,7 @@ impl<T: Clone> SampleMatcher<T> {
     /// What an event means to this sample, reading it directly.
     pub fn hits(&self, doc: &dyn Document, categories: &[FieldValue<'_>]) -> StageHits {
         StageHits {
-            stages: self
-                .stages
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.applies(doc, categories))
-                .map(|(i, s)| (i, key_values(doc, &s.keys, &s.optional_keys)))
-                .collect(),
+            stages: stage_hits(&self.stages, doc, categories),
             until: None,
         }
     }

@@ -264,13 +264,7 @@ impl<T: Clone> SequenceMatcher<T> {
     /// What an event means to this sequence, reading it directly.
     pub fn hits(&self, doc: &dyn Document, categories: &[FieldValue<'_>]) -> StageHits {
         StageHits {
-            stages: self
-                .stages
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.applies(doc, categories))
-                .map(|(i, s)| (i, key_values(doc, &s.keys, &s.optional_keys)))
-                .collect(),
+            stages: stage_hits(&self.stages, doc, categories),
             until: self
                 .until
                 .as_ref()
@@ -624,6 +618,20 @@ impl<T> SequenceMatcher<T> {
     pub fn awaiting(&self) -> usize {
         self.awaiting.len()
     }
+}
+
+/// The stages (by index) an event satisfies, with its join keys for each.
+pub fn stage_hits(
+    stages: &[CompiledStage],
+    doc: &dyn Document,
+    categories: &[FieldValue<'_>],
+) -> Vec<(usize, Vec<JoinKey>)> {
+    stages
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.applies(doc, categories))
+        .map(|(i, s)| (i, key_values(doc, &s.keys, &s.optional_keys)))
+        .collect()
 }
 
 /// Whether an event whose category field holds `categories` is in `category`.
