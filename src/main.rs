@@ -308,6 +308,24 @@ impl SigmaArgs {
             }
         }
     }
+
+    /// The field map to use: the loaded file, ECS names, or the embedded Sigma taxonomy.
+    fn choose<'a>(&self, file: Option<&'a FieldMap>, ecs: &'a FieldMap) -> &'a FieldMap {
+        match (file, self.field_mapping.as_str()) {
+            (Some(file), _) => file,
+            (None, "ecs") => ecs,
+            _ => FieldMap::sigma(),
+        }
+    }
+}
+
+/// Report the inputs that do not exist; true if there were any (exit 2).
+fn report_missing(specs: &[InputSpec]) -> bool {
+    let missing = driver::missing_paths(specs);
+    for m in &missing {
+        eprintln!("eqlc: no such file or directory: {m}");
+    }
+    !missing.is_empty()
 }
 
 #[derive(Args)]
@@ -403,11 +421,7 @@ fn main() -> ExitCode {
         } => return explain(input, types, sigma, cli.color),
     };
     let specs = input.specs();
-    let missing = driver::missing_paths(&specs);
-    if !missing.is_empty() {
-        for m in missing {
-            eprintln!("eqlc: no such file or directory: {m}");
-        }
+    if report_missing(&specs) {
         return ExitCode::from(2);
     }
     let mapping = match &cli.command {
@@ -433,13 +447,9 @@ fn main() -> ExitCode {
         }
     };
     let ecs_names = FieldMap::ecs();
-    let field_map = match (
-        sigma_args.map(|a| a.field_mapping.as_str()),
-        &field_map_file,
-    ) {
-        (_, Some(file)) => file,
-        (Some("ecs"), None) => &ecs_names,
-        _ => FieldMap::sigma(),
+    let field_map = match sigma_args {
+        Some(args) => args.choose(field_map_file.as_ref(), &ecs_names),
+        None => FieldMap::sigma(),
     };
     let mut options = Options {
         field_types: mapping.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
@@ -689,11 +699,7 @@ fn build(args: &BuildArgs, color: bool) -> ExitCode {
         }
     };
     let ecs_names = FieldMap::ecs();
-    let field_map = match (&field_map_file, args.sigma.field_mapping.as_str()) {
-        (Some(file), _) => file,
-        (None, "ecs") => &ecs_names,
-        _ => FieldMap::sigma(),
-    };
+    let field_map = args.sigma.choose(field_map_file.as_ref(), &ecs_names);
     let options = Options {
         field_types: types.as_ref().unwrap_or_else(|| FieldTypes::ecs()),
         pretty: args.pretty,
@@ -789,11 +795,7 @@ fn serve(host: &str, port: u16) -> ExitCode {
 /// terminal (or `--color always`), and never with `NO_COLOR`.
 fn explain(input: &InputArgs, types: &TypeArgs, sigma: &SigmaArgs, color: ColorChoice) -> ExitCode {
     let specs = input.specs();
-    let missing = driver::missing_paths(&specs);
-    if !missing.is_empty() {
-        for m in missing {
-            eprintln!("eqlc: no such file or directory: {m}");
-        }
+    if report_missing(&specs) {
         return ExitCode::from(2);
     }
     let (mapping, field_map_file) = match (types.load(), sigma.load()) {
@@ -804,11 +806,7 @@ fn explain(input: &InputArgs, types: &TypeArgs, sigma: &SigmaArgs, color: ColorC
         }
     };
     let ecs_names = FieldMap::ecs();
-    let field_map = match (sigma.field_mapping.as_str(), &field_map_file) {
-        (_, Some(file)) => file,
-        ("ecs", None) => &ecs_names,
-        _ => FieldMap::sigma(),
-    };
+    let field_map = sigma.choose(field_map_file.as_ref(), &ecs_names);
     let options = eqlc::explain::ExplainOptions {
         targets: Options {
             field_types: mapping.as_ref().unwrap_or_else(|| FieldTypes::ecs()),

@@ -134,8 +134,6 @@ enum Hit {
     },
     Stage {
         rule: u32,
-        /// The unit, to tell missing-event stages.
-        unit: u32,
         stage: usize,
         keys: Vec<JoinKey>,
     },
@@ -174,6 +172,15 @@ impl Tiebreaker {
             (Text(a), Text(b)) => a.cmp(b),
         }
     }
+}
+
+/// What testing one event found.
+struct Tested {
+    time: Option<f64>,
+    tiebreaker: Tiebreaker,
+    hits: Vec<Hit>,
+    /// Some hit may put the event in an alert.
+    shown: bool,
 }
 
 /// An event that satisfied some unit, waiting to be put in order.
@@ -419,6 +426,8 @@ impl Plan {
         let mut result = ShareResult::default();
         let mut candidates = Vec::new();
         let mut decoded = DecodedEvent::new();
+        // The text kept for events no alert will show (one allocation per share, not per event).
+        let unshown: Arc<str> = Arc::from("");
         let line_ends: Vec<usize> = memchr::memchr_iter(b'\n', share)
             .chain(std::iter::once(share.len()))
             .collect();
@@ -435,17 +444,16 @@ impl Plan {
             if raw.is_empty() {
                 continue;
             }
-            result.events += 1;
             let Ok(line) = std::str::from_utf8(raw) else {
-                result.events -= 1;
                 result.bad.push((index, "not UTF-8".into()));
                 continue;
             };
             // A line no condition can match is not decoded, so it is only checked to look
             // like an object; a line that might match must be JSON.
             if !any {
-                if !(line.starts_with('{') && line.ends_with('}')) {
-                    result.events -= 1;
+                if line.starts_with('{') && line.ends_with('}') {
+                    result.events += 1;
+                } else {
                     result.bad.push((index, "not a JSON object".into()));
                 }
                 continue;
@@ -464,28 +472,26 @@ impl Plan {
                     Err(e) => Err(e.to_string()),
                 }
             };
+            if outcome.is_ok() {
+                result.events += 1;
+            }
             match outcome {
-                Ok(Some((time, tiebreaker, hits))) => result.matched.push((
+                Ok(Some(tested)) => result.matched.push((
                     index,
                     Matched {
-                        time,
-                        tiebreaker,
+                        time: tested.time,
+                        tiebreaker: tested.tiebreaker,
                         arrival: 0,
-                        // Events that only rule matches out (`until`, missing-event stages)
-                        // are never shown, so their text is not kept.
-                        line: if hits.iter().any(|h| plan.keeps_event(h)) {
+                        line: if tested.shown {
                             Arc::from(line)
                         } else {
-                            Arc::from("")
+                            unshown.clone()
                         },
-                        hits,
+                        hits: tested.hits,
                     },
                 )),
                 Ok(None) => {}
-                Err(message) => {
-                    result.events -= 1;
-                    result.bad.push((index, message));
-                }
+                Err(message) => result.bad.push((index, message)),
             }
         }
         // A share ends with its line's newline, so its last (empty) piece is not a line.
@@ -495,33 +501,27 @@ impl Plan {
 }
 
 impl Plan {
-    /// Whether an event with this hit may be part of an alert.
-    fn keeps_event(&self, hit: &Hit) -> bool {
-        match hit {
-            Hit::Event { .. } => true,
-            Hit::Stage { unit, .. } => !self.units[*unit as usize].stage.missing,
-            Hit::Until { .. } => false,
-        }
-    }
-
-    /// Test the candidate units on one event: its time, tiebreaker and hits, if any.
-    fn test(
-        &self,
-        doc: &dyn Document,
-        candidates: &[u32],
-    ) -> Option<(Option<f64>, Tiebreaker, Vec<Hit>)> {
+    /// Test the candidate units on one event: its time, tiebreaker and hits, if any, and
+    /// whether some hit may put the event in an alert (hits of `until` and missing-event
+    /// stages only rule matches out, so such an event's text need not be kept).
+    fn test(&self, doc: &dyn Document, candidates: &[u32]) -> Option<Tested> {
         let categories = doc.field_values(&self.category);
         let mut hits = Vec::new();
-        for (index, unit) in candidates.iter().map(|&u| (u, &self.units[u as usize])) {
+        let mut shown = false;
+        for unit in candidates.iter().map(|&u| &self.units[u as usize]) {
             if !unit.stage.applies(doc, &categories) {
                 continue;
             }
+            shown |= match unit.role {
+                Role::Event => true,
+                Role::Stage(_) => !unit.stage.missing,
+                Role::Until => false,
+            };
             let keys = || key_values(doc, &unit.stage.keys, &unit.stage.optional_keys);
             hits.push(match unit.role {
                 Role::Event => Hit::Event { rule: unit.rule },
                 Role::Stage(stage) => Hit::Stage {
                     rule: unit.rule,
-                    unit: index,
                     stage,
                     keys: keys(),
                 },
@@ -548,7 +548,12 @@ impl Plan {
             },
             None => Tiebreaker::None,
         };
-        Some((time, tiebreaker, hits))
+        Some(Tested {
+            time,
+            tiebreaker,
+            hits,
+            shown,
+        })
     }
 }
 
@@ -744,11 +749,7 @@ impl RunState {
                 }
                 RuleKind::Sequence(matcher) => {
                     let stage_hits = gather(first, &mut hits, index);
-                    found = matcher
-                        .push_matches(&event.line, time, &stage_hits)
-                        .into_iter()
-                        .map(|m| m.present())
-                        .collect();
+                    found = matcher.push_hits(&event.line, time, &stage_hits);
                     if sweep {
                         matcher.expire(self.latest_released);
                     }

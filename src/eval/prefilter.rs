@@ -149,8 +149,9 @@ fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
     // A string value is written whole between quotes, so a needle that must begin or end the
     // value carries the quote there: far fewer places in a line spell it.
     let quoted = |text: &str, start: bool, end: bool| {
-        let quote = |b: bool| if b { "\"" } else { "" };
-        format!("{}{}{}", quote(start), json_escaped(text), quote(end))
+        let json = json_string(text);
+        let (from, to) = (usize::from(!start), json.len() - usize::from(!end));
+        json[from..to].to_string()
     };
     let whole_values = |literals: &[Literal]| -> Option<Vec<String>> {
         literals
@@ -184,7 +185,8 @@ fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
 /// key. A key spelt with escapes skips the prefilter like any escaped line.
 fn key_needle(field: &str) -> Option<String> {
     let last = field.rsplit('.').next()?;
-    let needle = format!("{}\"", json_escaped(last));
+    let json = json_string(last);
+    let needle = json[1..].to_string();
     (needle.len() >= MIN_NEEDLE).then_some(needle)
 }
 
@@ -205,23 +207,10 @@ fn could_be_in_a_number(text: &str) -> bool {
         .all(|c| c.is_ascii_digit() || "-+.eEinfaINFA".contains(c))
 }
 
-/// `text` as it appears inside a JSON string written without optional escapes.
-fn json_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+/// `text` as a JSON string, quotes included, written as encoders write it: only the
+/// escapes JSON requires (serde_json's compact form).
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
 }
 
 /// Whether a line spells characters with escapes a needle would not match (`\uXXXX`, `\/`).
