@@ -165,6 +165,11 @@ included), 1 a rule failed to parse or nothing was explained, 2 usage error.\n\n
         /// fast path.
         #[arg(long)]
         reference: bool,
+        /// When raw event lines are searched for the rules' literals before decoding, to
+        /// skip lines no rule can match: `auto` while that is measured to pay off, block by
+        /// block. The alerts are the same either way.
+        #[arg(long, value_enum, value_name = "WHEN", default_value_t = RawScanChoice::Auto)]
+        raw_scan: RawScanChoice,
         /// No progress bar, even on a terminal.
         #[arg(long)]
         quiet: bool,
@@ -272,6 +277,13 @@ fn parse_window(text: &str) -> Result<Window, String> {
     text.parse::<u64>()
         .map(|n| Window(Some(n)))
         .map_err(|_| format!("expected a number of events or `all`, not `{text}`"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RawScanChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -487,6 +499,7 @@ fn main() -> ExitCode {
             reorder_window,
             max_pending_keys,
             reference,
+            raw_scan,
             quiet,
             ..
         } => {
@@ -500,6 +513,11 @@ fn main() -> ExitCode {
                 size,
                 max_pending_keys,
                 reference,
+                raw_scan: match raw_scan {
+                    RawScanChoice::Auto => eqlc::eval::engine::RawScan::Adaptive,
+                    RawScanChoice::Always => eqlc::eval::engine::RawScan::Always,
+                    RawScanChoice::Never => eqlc::eval::engine::RawScan::Never,
+                },
             };
             let output = AlertOutput { format, id_field };
             evaluate(&specs, &events, &output, options, quiet, color)

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use eqlc::document::bare_eql;
 use eqlc::driver::compile_query;
-use eqlc::eval::engine::{Alert, Engine, EngineOptions, EventFields, Observer};
+use eqlc::eval::engine::{Alert, Engine, EngineOptions, EventFields, Observer, RawScan};
 use eqlc::eval::run::{alert_ids, compile_rule, CompiledRule};
 
 /// Fixtures whose alerts, run through the engine, equal `expected.txt` as multisets. The
@@ -24,7 +24,7 @@ impl Observer for Ids {
     fn warn(&mut self, _: String) {}
 }
 
-fn run(rule: CompiledRule, events: &[u8], reference: bool) -> Vec<String> {
+fn run(rule: CompiledRule, events: &[u8], reference: bool, raw_scan: RawScan) -> Vec<String> {
     let options = EngineOptions {
         fields: EventFields {
             category: "event.category".into(),
@@ -32,6 +32,7 @@ fn run(rule: CompiledRule, events: &[u8], reference: bool) -> Vec<String> {
             tiebreaker: None,
         },
         reference,
+        raw_scan,
         ..EngineOptions::default()
     };
     let mut engine = Engine::new(vec![rule], options);
@@ -69,11 +70,18 @@ fn fast_path_equals_reference_path_and_fixtures() {
             continue;
         };
         let events = std::fs::read(fixture.join("events.ndjson")).expect("events");
-        let fast = run(rule.clone(), &events, false);
-        let reference = run(rule, &events, true);
+        // The fast path with the raw-text prefilter and without it (decoded-value index only).
+        let fast = run(rule.clone(), &events, false, RawScan::Always);
+        let unscanned = run(rule.clone(), &events, false, RawScan::Never);
+        let reference = run(rule, &events, true, RawScan::Always);
         compared += 1;
         if fast != reference {
             differences.push(format!("{rule_id}: fast {fast:?}, reference {reference:?}"));
+        }
+        if unscanned != reference {
+            differences.push(format!(
+                "{rule_id}: without the raw scan {unscanned:?}, reference {reference:?}"
+            ));
         }
         let mut expected: Vec<String> = std::fs::read_to_string(fixture.join("expected.txt"))
             .expect("expected")

@@ -13,12 +13,13 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use super::document::{Document, FieldRef, FieldValue, JsonDocument};
 use super::extract::{DecodedEvent, FieldTrie};
-use super::prefilter::{requirement, Prefilter, Requirement, ScanCursor};
+use super::prefilter::{requirement, Counts, FieldIndex, Prefilter, Requirement, ScanCursor};
 use super::run::{CompiledRule, RuleKind};
 use super::sequence::{key_values, CompiledStage, JoinKey, StageHits};
 
@@ -59,6 +60,22 @@ pub struct EngineOptions {
     /// Decode every event fully and test every rule: the plain reading of the semantics that
     /// the fast path is checked against.
     pub reference: bool,
+    /// When the raw-text prefilter runs before decoding.
+    pub raw_scan: RawScan,
+}
+
+/// When the raw-text prefilter ([`Prefilter`]) runs. It saves decoding lines no rule can
+/// match, at the price of a pass over every byte; the index over decoded values
+/// ([`FieldIndex`]) always runs. The results are the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawScan {
+    /// While it saves more decoding time than it costs, measured block by block.
+    #[default]
+    Adaptive,
+    /// On every block.
+    Always,
+    /// Never: every line is decoded.
+    Never,
 }
 
 impl Default for EngineOptions {
@@ -69,6 +86,7 @@ impl Default for EngineOptions {
             size: None,
             max_pending_keys: DEFAULT_MAX_PENDING_KEYS,
             reference: false,
+            raw_scan: RawScan::default(),
         }
     }
 }
@@ -231,6 +249,7 @@ impl Ord for Queued {
 struct Plan {
     units: Vec<Unit>,
     prefilter: Prefilter,
+    index: FieldIndex,
     trie: FieldTrie,
     category: FieldRef,
     timestamp: FieldRef,
@@ -245,6 +264,75 @@ struct ShareResult {
     events: u64,
     matched: Vec<(u64, Matched)>,
     bad: Vec<(u64, String)>,
+    /// How long examining the share took.
+    time: Duration,
+}
+
+/// How long examining some lines took, and whether the raw-text prefilter ran.
+#[derive(Debug, Default, Clone, Copy)]
+struct ScanCost {
+    scanned: bool,
+    time: Duration,
+    lines: u64,
+}
+
+/// Decides, block by block, whether the raw-text prefilter runs ([`RawScan::Adaptive`]):
+/// whichever way examined a line faster when last measured. The way not taken is tried
+/// again every [`PROBE_EVERY`]th block, as the events may have changed.
+struct ScanPolicy {
+    mode: RawScan,
+    /// Time per line with the scan and without, as last measured.
+    with_scan: Option<f64>,
+    without: Option<f64>,
+    blocks: u32,
+}
+
+const PROBE_EVERY: u32 = 16;
+
+impl ScanPolicy {
+    fn new(mode: RawScan) -> ScanPolicy {
+        ScanPolicy {
+            mode,
+            with_scan: None,
+            without: None,
+            blocks: 0,
+        }
+    }
+
+    /// Whether the next block is scanned.
+    fn next(&mut self) -> bool {
+        self.blocks += 1;
+        match self.mode {
+            RawScan::Always => true,
+            RawScan::Never => false,
+            RawScan::Adaptive => match (self.with_scan, self.without) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(with_scan), Some(without)) => {
+                    let faster = with_scan <= without;
+                    if self.blocks.is_multiple_of(PROBE_EVERY) {
+                        !faster
+                    } else {
+                        faster
+                    }
+                }
+            },
+        }
+    }
+
+    /// What the last block cost.
+    fn record(&mut self, cost: &ScanCost) {
+        // A small block (the end of the input) says little.
+        if cost.lines < 1000 {
+            return;
+        }
+        let per_line = Some(cost.time.as_secs_f64() / cost.lines as f64);
+        if cost.scanned {
+            self.with_scan = per_line;
+        } else {
+            self.without = per_line;
+        }
+    }
 }
 
 /// Rules compiled for one run over events.
@@ -327,6 +415,7 @@ impl Engine {
         Engine {
             plan: Plan {
                 prefilter: Prefilter::new(&requirements),
+                index: FieldIndex::new(&requirements),
                 trie: FieldTrie::new(&fields),
                 units,
                 category,
@@ -362,6 +451,12 @@ impl Engine {
             options,
         } = self;
         let mut state = RunState::new(rules, options);
+        let mut policy = ScanPolicy::new(if plan.reference {
+            // The reference path has no index: the prefilter passes every line.
+            RawScan::Always
+        } else {
+            options.raw_scan
+        });
         let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
         std::thread::scope(|scope| {
             // Reading overlaps with matching: one block is read while the last is examined.
@@ -375,8 +470,9 @@ impl Engine {
                 // The cores examine this block while this thread puts the last one's matches
                 // in order.
                 let plan = &*plan;
+                let scan = policy.next();
                 let next = std::thread::scope(|inner| {
-                    let worker = inner.spawn(|| plan.examine_block(&block));
+                    let worker = inner.spawn(|| plan.examine_block(&block, scan));
                     if let Some(results) = examined.take() {
                         state.take_block(results, &mut first_line, rules, options, observer)?;
                     }
@@ -384,6 +480,11 @@ impl Engine {
                         .join()
                         .map_err(|_| std::io::Error::other("an evaluation thread failed"))
                 })?;
+                policy.record(&ScanCost {
+                    scanned: scan,
+                    time: next.iter().map(|share| share.time).sum(),
+                    lines: next.iter().map(|share| share.lines).sum(),
+                });
                 examined = Some(next);
                 observer.progress(bytes, state.summary.events);
             }
@@ -400,7 +501,7 @@ impl Engine {
 impl Plan {
     /// Split a block into one share per core (several, so a slow share does not hold the
     /// rest up) and examine the shares in parallel; results in input order.
-    fn examine_block(&self, block: &[u8]) -> Vec<ShareResult> {
+    fn examine_block(&self, block: &[u8], scan: bool) -> Vec<ShareResult> {
         let shares = rayon::current_num_threads().max(1) * 4;
         let target = block.len() / shares + 1;
         let mut bounds = Vec::with_capacity(shares + 1);
@@ -417,29 +518,43 @@ impl Plan {
         }
         bounds
             .par_windows(2)
-            .map(|w| self.examine_share(&block[w[0]..w[1]]))
+            .map(|w| self.examine_share(&block[w[0]..w[1]], scan))
             .collect()
     }
 
-    fn examine_share(&self, share: &[u8]) -> ShareResult {
+    fn examine_share(&self, share: &[u8], scan: bool) -> ShareResult {
         let plan = self;
         let mut result = ShareResult::default();
         let mut candidates = Vec::new();
+        let mut counts = Counts::default();
+        let mut lower = String::new();
+        // Unescaped strings of this share's events.
+        let arena = bumpalo::Bump::new();
         let mut decoded = DecodedEvent::new();
         // The text kept for events no alert will show (one allocation per share, not per event).
         let unshown: Arc<str> = Arc::from("");
         let line_ends: Vec<usize> = memchr::memchr_iter(b'\n', share)
             .chain(std::iter::once(share.len()))
             .collect();
-        let scan = plan.prefilter.scan(share, &line_ends);
+        let started = Instant::now();
+        // The reference path scans with a prefilter that passes every line.
+        let scan = scan || plan.reference;
+        let scanned = scan.then(|| plan.prefilter.scan(share, &line_ends));
         let mut cursor = ScanCursor::default();
         let mut start = 0;
         for (index, &end) in line_ends.iter().enumerate() {
             let raw = share[start..end].trim_ascii();
             start = (end + 1).min(share.len());
-            let any =
-                plan.prefilter
-                    .candidates(&scan, &mut cursor, index as u32, raw, &mut candidates);
+            let any = match &scanned {
+                Some(found) => plan.prefilter.candidates(
+                    found,
+                    &mut cursor,
+                    index as u32,
+                    raw,
+                    &mut candidates,
+                ),
+                None => true,
+            };
             let index = index as u64;
             if raw.is_empty() {
                 continue;
@@ -467,8 +582,19 @@ impl Plan {
                     Err(e) => Err(e.to_string()),
                 }
             } else {
-                match plan.trie.decode(line, &mut decoded) {
-                    Ok(()) => Ok(plan.test(&decoded.view(), &candidates)),
+                match plan.trie.decode(line, &arena, &mut decoded) {
+                    Ok(()) => {
+                        let view = decoded.view();
+                        // Exact about fields, so usually far fewer than the raw scan's.
+                        if plan
+                            .index
+                            .candidates(&view, &mut counts, &mut lower, &mut candidates)
+                        {
+                            Ok(plan.test(&view, &candidates))
+                        } else {
+                            Ok(None)
+                        }
+                    }
                     Err(e) => Err(e.to_string()),
                 }
             };
@@ -494,6 +620,7 @@ impl Plan {
                 Err(message) => result.bad.push((index, message)),
             }
         }
+        result.time = started.elapsed();
         // A share ends with its line's newline, so its last (empty) piece is not a line.
         result.lines = line_ends.len() as u64 - u64::from(share.ends_with(b"\n"));
         result

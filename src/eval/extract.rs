@@ -6,9 +6,9 @@
 //! and literal dotted keys alike, arrays contribute every element, and `null` is missing.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
+use bumpalo::Bump;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::document::{Document, FieldRef, FieldValue};
@@ -21,7 +21,9 @@ pub struct FieldTrie {
 
 #[derive(Debug, Clone, Default)]
 struct Node {
-    children: HashMap<Box<str>, u32>,
+    // Every key of every event is looked up here: foldhash is several times faster than the
+    // default SipHash on short keys, and keys come from trusted rules, not from events.
+    children: foldhash::HashMap<Box<str>, u32>,
     slot: Option<u32>,
 }
 
@@ -53,6 +55,10 @@ impl FieldTrie {
 
     /// The node a (possibly dotted) key leads to from `node`.
     fn step(&self, node: u32, key: &str) -> Option<u32> {
+        // Most keys are one segment: one lookup, no splitting.
+        if memchr::memchr(b'.', key.as_bytes()).is_none() {
+            return self.nodes[node as usize].children.get(key).copied();
+        }
         let mut at = node;
         for segment in key.split('.') {
             at = *self.nodes[at as usize].children.get(segment)?;
@@ -60,41 +66,47 @@ impl FieldTrie {
         Some(at)
     }
 
-    /// Decode `line` (one JSON object) into `event`, replacing what it held.
+    /// Decode `line` (one JSON object) into `event`, replacing what it held. Strings with
+    /// escapes are unescaped into `arena`, which must outlive the event's use.
     pub fn decode<'l>(
         &self,
         line: &'l str,
+        arena: &'l Bump,
         event: &mut DecodedEvent<'l>,
     ) -> Result<(), serde_json::Error> {
         event.entries.clear();
-        event.arena.clear();
-        event.ready = false;
+        event.slots.clear();
+        event.values.clear();
         let mut deserializer = serde_json::Deserializer::from_str(line);
-        let result = RootSeed { trie: self, event }.deserialize(&mut deserializer);
-        result.and_then(|()| deserializer.end())?;
-        event.ready = true;
+        let result = RootSeed {
+            trie: self,
+            event: &mut *event,
+            arena,
+        }
+        .deserialize(&mut deserializer);
+        if let Err(e) = result.and_then(|()| deserializer.end()) {
+            event.entries.clear();
+            return Err(e);
+        }
+        // Stable, so a field's values keep their order in the event.
+        event.entries.sort_by_key(|&(slot, _)| slot);
+        event
+            .slots
+            .extend(event.entries.iter().map(|&(slot, _)| slot));
+        event
+            .values
+            .extend(event.entries.iter().map(|&(_, value)| value));
         Ok(())
     }
 }
 
-/// A value as decoded, before the event's strings are final.
-#[derive(Debug, Clone, Copy)]
-enum Stored<'l> {
-    Bool(bool),
-    Integer(i64),
-    Float(f64),
-    /// Borrowed from the line.
-    Line(&'l str),
-    /// Unescaped into the event's arena: byte range.
-    Arena(u32, u32),
-}
-
-/// The needed fields of one event line; reusable across the lines of one buffer.
+/// The needed fields of one event line, by slot; its buffers are reused across the lines
+/// of one share.
 #[derive(Debug, Default)]
 pub struct DecodedEvent<'l> {
-    entries: Vec<(u32, Stored<'l>)>,
-    arena: String,
-    ready: bool,
+    entries: Vec<(u32, FieldValue<'l>)>,
+    slots: Vec<u32>,
+    values: Vec<FieldValue<'l>>,
 }
 
 impl<'l> DecodedEvent<'l> {
@@ -103,39 +115,27 @@ impl<'l> DecodedEvent<'l> {
         DecodedEvent::default()
     }
 
-    /// A readable view of the last decoded event.
+    /// A readable view of the last event decoded without error.
     pub fn view(&self) -> EventView<'_> {
-        let mut entries: Vec<(u32, FieldValue<'_>)> = if self.ready {
-            self.entries
-                .iter()
-                .map(|&(slot, stored)| {
-                    let value = match stored {
-                        Stored::Bool(b) => FieldValue::Bool(b),
-                        Stored::Integer(i) => FieldValue::Integer(i),
-                        Stored::Float(f) => FieldValue::Float(f),
-                        Stored::Line(s) => FieldValue::Text(s),
-                        Stored::Arena(start, end) => {
-                            FieldValue::Text(&self.arena[start as usize..end as usize])
-                        }
-                    };
-                    (slot, value)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        // Stable, so a field's values keep their order in the event.
-        entries.sort_by_key(|&(slot, _)| slot);
-        let (slots, values) = entries.into_iter().unzip();
-        EventView { slots, values }
+        EventView {
+            slots: &self.slots,
+            values: &self.values,
+        }
     }
 }
 
 /// The needed fields of one event, by slot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct EventView<'a> {
-    slots: Vec<u32>,
-    values: Vec<FieldValue<'a>>,
+    slots: &'a [u32],
+    values: &'a [FieldValue<'a>],
+}
+
+impl<'a> EventView<'a> {
+    /// Every kept value with its field's slot, in slot order.
+    pub fn entries(&self) -> impl Iterator<Item = (u32, &FieldValue<'a>)> + '_ {
+        self.slots.iter().copied().zip(self.values)
+    }
 }
 
 impl Document for EventView<'_> {
@@ -150,6 +150,7 @@ impl Document for EventView<'_> {
 struct RootSeed<'t, 'e, 'l> {
     trie: &'t FieldTrie,
     event: &'e mut DecodedEvent<'l>,
+    arena: &'l Bump,
 }
 
 impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_, 'de> {
@@ -160,6 +161,7 @@ impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_, 'de> {
             trie: self.trie,
             node: ROOT,
             event: self.event,
+            arena: self.arena,
             root: true,
         })
     }
@@ -169,6 +171,7 @@ struct ValueSeed<'t, 'e, 'l> {
     trie: &'t FieldTrie,
     node: u32,
     event: &'e mut DecodedEvent<'l>,
+    arena: &'l Bump,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
@@ -179,6 +182,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
             trie: self.trie,
             node: self.node,
             event: self.event,
+            arena: self.arena,
             root: false,
         })
     }
@@ -188,11 +192,12 @@ struct ValueVisitor<'t, 'e, 'l> {
     trie: &'t FieldTrie,
     node: u32,
     event: &'e mut DecodedEvent<'l>,
+    arena: &'l Bump,
     root: bool,
 }
 
 impl<'l> ValueVisitor<'_, '_, 'l> {
-    fn keep<E: de::Error>(self, value: Stored<'l>) -> Result<(), E> {
+    fn keep<E: de::Error>(self, value: FieldValue<'l>) -> Result<(), E> {
         if self.root {
             return Err(E::custom("not a JSON object"));
         }
@@ -211,26 +216,26 @@ impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.keep(Stored::Bool(v))
+        self.keep(FieldValue::Bool(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.keep(Stored::Integer(v))
+        self.keep(FieldValue::Integer(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
         self.keep(match i64::try_from(v) {
-            Ok(i) => Stored::Integer(i),
-            Err(_) => Stored::Float(v as f64),
+            Ok(i) => FieldValue::Integer(i),
+            Err(_) => FieldValue::Float(v as f64),
         })
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.keep(Stored::Float(v))
+        self.keep(FieldValue::Float(v))
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        self.keep(Stored::Line(v))
+        self.keep(FieldValue::Text(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
@@ -240,14 +245,9 @@ impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
         if self.trie.nodes[self.node as usize].slot.is_none() {
             return Ok(());
         }
-        // An escaped string: unescaped text lives in the event's arena.
-        let start = self.event.arena.len();
-        self.event.arena.push_str(v);
-        let end = self.event.arena.len();
-        match (u32::try_from(start), u32::try_from(end)) {
-            (Ok(start), Ok(end)) => self.keep(Stored::Arena(start, end)),
-            _ => Err(E::custom("event too large")),
-        }
+        // An escaped string: the unescaped text lives in the arena.
+        let text: &'de str = self.arena.alloc_str(v);
+        self.keep(FieldValue::Text(text))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -262,13 +262,18 @@ impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
             return Err(de::Error::custom("not a JSON object"));
         }
         let ValueVisitor {
-            trie, node, event, ..
+            trie,
+            node,
+            event,
+            arena,
+            ..
         } = self;
         while seq
             .next_element_seed(ValueSeed {
                 trie,
                 node,
                 event: &mut *event,
+                arena,
             })?
             .is_some()
         {}
@@ -277,7 +282,11 @@ impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ValueVisitor {
-            trie, node, event, ..
+            trie,
+            node,
+            event,
+            arena,
+            ..
         } = self;
         while let Some(target) = map.next_key_seed(KeySeed { trie, node })? {
             match target {
@@ -285,6 +294,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
                     trie,
                     node: child,
                     event: &mut *event,
+                    arena,
                 })?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -351,8 +361,9 @@ mod tests {
             "user": {"name": null}, "tags": [], "big": 18446744073709551615, "neg": -1.5, "flag": true,
             "skipped": {"deep": [1, {"x": "y"}]}}"#;
         let trie = FieldTrie::new(&fields(&names));
+        let arena = Bump::new();
         let mut event = DecodedEvent::new();
-        trie.decode(line, &mut event).expect("decodes");
+        trie.decode(line, &arena, &mut event).expect("decodes");
         let view = event.view();
         let json: serde_json::Value = serde_json::from_str(line).expect("json");
         for name in names {
@@ -373,9 +384,10 @@ mod tests {
     #[test]
     fn rejects_what_is_not_an_object() {
         let trie = FieldTrie::new(&fields(&["a"]));
+        let arena = Bump::new();
         let mut event = DecodedEvent::new();
         for bad in ["[1]", "\"a\"", "1", "null", "{\"a\": ", "{} x", "not json"] {
-            assert!(trie.decode(bad, &mut event).is_err(), "{bad}");
+            assert!(trie.decode(bad, &arena, &mut event).is_err(), "{bad}");
             assert!(event.view().values("a").is_empty());
         }
     }
@@ -384,7 +396,8 @@ mod tests {
     fn hostile_depth_is_an_error_not_a_crash() {
         let line = format!("{}1{}", "{\"a\":".repeat(5000), "}".repeat(5000));
         let trie = FieldTrie::new(&fields(&[&vec!["a"; 5000].join(".")]));
+        let arena = Bump::new();
         let mut event = DecodedEvent::new();
-        assert!(trie.decode(&line, &mut event).is_err());
+        assert!(trie.decode(&line, &arena, &mut event).is_err());
     }
 }

@@ -13,7 +13,8 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::condition::{Condition, FieldTest};
-use super::document::date_millis;
+use super::document::{date_millis, FieldRef, FieldValue};
+use super::extract::EventView;
 use crate::ir::{CompareOp, Literal};
 
 /// What must appear in the text of a matching event: every clause, each satisfied by any
@@ -23,6 +24,9 @@ use crate::ir::{CompareOp, Literal};
 pub struct Requirement {
     /// The clauses, all required.
     pub clauses: Vec<Vec<String>>,
+    /// The same clauses as what the decoded values of one field must show: the needles
+    /// before they were written as JSON text, each tied to its field.
+    pub keys: Vec<Vec<FieldKey>>,
 }
 
 impl Requirement {
@@ -30,7 +34,61 @@ impl Requirement {
     pub fn anything() -> Requirement {
         Requirement {
             clauses: Vec::new(),
+            keys: Vec::new(),
         }
+    }
+}
+
+/// What one decoded value of a field must show for a clause to be satisfied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldKey {
+    /// The field.
+    pub field: FieldRef,
+    /// Where the text must be in the value.
+    pub place: Place,
+    /// The text, unescaped (compared ignoring ASCII case); empty for [`Place::Anywhere`]
+    /// with no text, which is the field merely having a value.
+    pub text: String,
+}
+
+/// Where a [`FieldKey`]'s text must be in a text value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    /// The field has a value (of any type); the text is empty.
+    Present,
+    /// The whole value.
+    Whole,
+    /// At its start.
+    Start,
+    /// At its end.
+    End,
+    /// Anywhere in it.
+    Anywhere,
+}
+
+impl FieldKey {
+    /// The needle a JSON line holding this value must contain.
+    fn needle(&self) -> String {
+        if self.place == Place::Present {
+            // The field's last name segment closing a key, nested or dotted.
+            let last = self.field.name().rsplit('.').next().unwrap_or_default();
+            return json_string(last)[1..].to_string();
+        }
+        // A string value is written whole between quotes, so a needle that must begin or
+        // end the value carries the quote there: far fewer places in a line spell it.
+        let json = json_string(&self.text);
+        let start = matches!(self.place, Place::Whole | Place::Start);
+        let end = matches!(self.place, Place::Whole | Place::End);
+        let (from, to) = (usize::from(!start), json.len() - usize::from(!end));
+        json[from..to].to_string()
+    }
+
+    fn order(&self, other: &FieldKey) -> std::cmp::Ordering {
+        (self.field.name(), self.place, &self.text).cmp(&(
+            other.field.name(),
+            other.place,
+            &other.text,
+        ))
     }
 }
 
@@ -46,16 +104,26 @@ pub fn requirement(condition: &Condition) -> Requirement {
     if clauses.first().is_some_and(|c| !c.common) {
         clauses.retain(|c| !c.common);
     }
+    let keys: Vec<Vec<FieldKey>> = clauses
+        .into_iter()
+        .map(|c| {
+            let mut keys = c.keys;
+            keys.sort_by(FieldKey::order);
+            keys.dedup();
+            keys
+        })
+        .collect();
     Requirement {
-        clauses: clauses
-            .into_iter()
+        clauses: keys
+            .iter()
             .map(|c| {
-                let mut needles = c.needles;
+                let mut needles: Vec<String> = c.iter().map(FieldKey::needle).collect();
                 needles.sort();
                 needles.dedup();
                 needles
             })
             .collect(),
+        keys,
     }
 }
 
@@ -81,16 +149,16 @@ const COMMON_VALUE_FIELDS: &[&str] = &[
 /// One clause while requirements are worked out.
 #[derive(Debug, Clone)]
 struct Clause {
-    needles: Vec<String>,
+    keys: Vec<FieldKey>,
     /// From a field with common values.
     common: bool,
 }
 
 impl Clause {
     fn weakest(&self) -> usize {
-        self.needles
+        self.keys
             .iter()
-            .map(String::len)
+            .map(|k| k.needle().len())
             .min()
             .unwrap_or(usize::MAX)
     }
@@ -100,7 +168,7 @@ impl Clause {
 fn needles(condition: &Condition) -> Option<Vec<Clause>> {
     match condition {
         Condition::Constant(false) => Some(vec![Clause {
-            needles: Vec::new(),
+            keys: Vec::new(),
             common: false,
         }]),
         Condition::All(operands) => {
@@ -110,14 +178,14 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
         Condition::Any(operands) => {
             // One clause: for each operand, its best clause; any of their needles will do.
             let mut union = Clause {
-                needles: Vec::new(),
+                keys: Vec::new(),
                 common: false,
             };
             for operand in operands {
                 let best = needles(operand)?
                     .into_iter()
                     .min_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())))?;
-                union.needles.extend(best.needles);
+                union.keys.extend(best.keys);
                 union.common |= best.common;
             }
             Some(vec![union])
@@ -126,16 +194,23 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
             let common = COMMON_VALUE_FIELDS
                 .iter()
                 .any(|prefix| field.name().starts_with(prefix));
-            match field_needles(test) {
-                Some(needles) => Some(vec![Clause { needles, common }]),
+            match field_keys(field, test) {
+                Some(keys) => Some(vec![Clause { keys, common }]),
                 // The field must be there, so its last name segment is, as a key (nested or
                 // dotted) just before a quote: weak, so ranked with common values.
-                None => key_needle(field.name()).map(|needle| {
-                    vec![Clause {
-                        needles: vec![needle],
-                        common: true,
-                    }]
-                }),
+                None => {
+                    let present = FieldKey {
+                        field: field.clone(),
+                        place: Place::Present,
+                        text: String::new(),
+                    };
+                    (present.needle().len() >= MIN_NEEDLE).then(|| {
+                        vec![Clause {
+                            keys: vec![present],
+                            common: true,
+                        }]
+                    })
+                }
             }
         }
         Condition::Constant(true)
@@ -145,23 +220,26 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
     }
 }
 
-fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
-    // A string value is written whole between quotes, so a needle that must begin or end the
-    // value carries the quote there: far fewer places in a line spell it.
-    let quoted = |text: &str, start: bool, end: bool| {
-        let json = json_string(text);
-        let (from, to) = (usize::from(!start), json.len() - usize::from(!end));
-        json[from..to].to_string()
+fn field_keys(field: &FieldRef, test: &FieldTest) -> Option<Vec<FieldKey>> {
+    let key = |text: String, start: bool, end: bool| FieldKey {
+        field: field.clone(),
+        place: match (start, end) {
+            (true, true) => Place::Whole,
+            (true, false) => Place::Start,
+            (false, true) => Place::End,
+            (false, false) => Place::Anywhere,
+        },
+        text,
     };
-    let whole_values = |literals: &[Literal]| -> Option<Vec<String>> {
+    let whole_values = |literals: &[Literal]| -> Option<Vec<FieldKey>> {
         literals
             .iter()
-            .map(|l| plain_string(l).map(|s| quoted(&s, true, true)))
+            .map(|l| plain_string(l).map(|s| key(s, true, true)))
             .collect()
     };
-    let needles: Vec<String> = match test {
+    let keys: Vec<FieldKey> = match test {
         FieldTest::Compare(CompareOp::Eq, literal, _) => {
-            vec![quoted(&plain_string(literal)?, true, true)]
+            vec![key(plain_string(literal)?, true, true)]
         }
         FieldTest::OneOf(literals, _) => whole_values(literals)?,
         FieldTest::OneOfMany(set) => whole_values(&set.literals)?,
@@ -170,24 +248,14 @@ fn field_needles(test: &FieldTest) -> Option<Vec<String>> {
             .map(|w| {
                 let (text, start, end) = w.longest_literal()?;
                 // A number's text could match the pattern, and numbers have no quotes.
-                (!could_be_in_a_number(&text)).then(|| quoted(&text, start, end))
+                (!could_be_in_a_number(&text)).then(|| key(text, start, end))
             })
             .collect::<Option<_>>()?,
         _ => return None,
     };
-    needles
-        .iter()
-        .all(|n| n.len() >= MIN_NEEDLE)
-        .then_some(needles)
-}
-
-/// The text every event with a value for `field` contains: its last name segment closing a
-/// key. A key spelt with escapes skips the prefilter like any escaped line.
-fn key_needle(field: &str) -> Option<String> {
-    let last = field.rsplit('.').next()?;
-    let json = json_string(last);
-    let needle = json[1..].to_string();
-    (needle.len() >= MIN_NEEDLE).then_some(needle)
+    keys.iter()
+        .all(|k| k.needle().len() >= MIN_NEEDLE)
+        .then_some(keys)
 }
 
 /// A string constant only a string value can equal.
@@ -233,11 +301,11 @@ pub fn has_opaque_escapes(line: &[u8]) -> bool {
     false
 }
 
-/// The needles of many conditions, searched together.
-#[derive(Debug, Clone)]
-pub struct Prefilter {
-    automaton: Option<AhoCorasick>,
-    /// For each needle, the (condition, clause) pairs it satisfies.
+/// Which conditions a set of satisfied (condition, clause) pairs makes candidates: the
+/// bookkeeping shared by the raw-text [`Prefilter`] and the decoded-value [`FieldIndex`].
+#[derive(Debug, Clone, Default)]
+struct Admission {
+    /// For each key (needle), the (condition, clause) pairs it satisfies.
     admits: Vec<Vec<(u32, u32)>>,
     /// For each condition, how many clauses it requires (0: always a candidate).
     required: Vec<u32>,
@@ -246,36 +314,121 @@ pub struct Prefilter {
     clauses: usize,
 }
 
-impl Prefilter {
-    /// A prefilter over `requirements` (one per condition, by index).
-    pub fn new(requirements: &[Requirement]) -> Prefilter {
-        let mut needles: Vec<String> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = Default::default();
-        let mut admits: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut always = Vec::new();
-        let mut required = Vec::new();
+impl Admission {
+    /// The bookkeeping for `requirements`, with `key_of` numbering each clause's items.
+    fn new<K>(
+        requirements: &[Requirement],
+        clauses_of: impl Fn(&Requirement) -> &[Vec<K>],
+        mut key_of: impl FnMut(&K) -> usize,
+    ) -> Admission {
+        let mut admission = Admission::default();
         let mut clauses = 0u32;
         for (i, requirement) in requirements.iter().enumerate() {
-            required.push(requirement.clauses.len() as u32);
-            if requirement.clauses.is_empty() {
-                always.push(i as u32);
+            let own = clauses_of(requirement);
+            admission.required.push(own.len() as u32);
+            if own.is_empty() {
+                admission.always.push(i as u32);
             }
-            for clause in &requirement.clauses {
-                for needle in clause {
-                    // Case is ignored, so needles differing only in case are one.
-                    let key = needle.to_ascii_lowercase();
-                    let id = *index.entry(key.clone()).or_insert_with(|| {
-                        needles.push(key);
-                        admits.push(Vec::new());
-                        needles.len() - 1
-                    });
-                    if admits[id].last() != Some(&(i as u32, clauses)) {
-                        admits[id].push((i as u32, clauses));
+            for clause in own {
+                for item in clause {
+                    let id = key_of(item);
+                    if admission.admits.len() <= id {
+                        admission.admits.resize(id + 1, Vec::new());
+                    }
+                    let admits = &mut admission.admits[id];
+                    if admits.last() != Some(&(i as u32, clauses)) {
+                        admits.push((i as u32, clauses));
                     }
                 }
                 clauses += 1;
             }
         }
+        admission.clauses = clauses as usize;
+        admission
+    }
+
+    /// Every condition a candidate, none excluded.
+    fn everything(conditions: usize) -> Admission {
+        Admission {
+            admits: Vec::new(),
+            required: vec![0; conditions],
+            always: (0..conditions as u32).collect(),
+            clauses: 0,
+        }
+    }
+
+    /// Start a line: `candidates` holds the unconditional ones.
+    fn begin(&self, counts: &mut Counts, candidates: &mut Vec<u32>) {
+        candidates.clear();
+        candidates.extend_from_slice(&self.always);
+        // Stamps instead of clearing: a clause or count belongs to this line only if it
+        // carries this line's stamp.
+        counts.stamp = counts.stamp.wrapping_add(1);
+        if counts.stamp == 0 {
+            counts.clause_stamps.clear();
+            counts.conditions.clear();
+            counts.stamp = 1;
+        }
+        counts.clause_stamps.resize(self.clauses, 0);
+        counts.conditions.resize(self.required.len(), (0, 0));
+    }
+
+    /// Key `key` is on the line: conditions whose last missing clause it satisfies join
+    /// `candidates`.
+    fn admit(&self, counts: &mut Counts, key: usize, candidates: &mut Vec<u32>) {
+        let stamp = counts.stamp;
+        for &(condition, clause) in &self.admits[key] {
+            let seen = &mut counts.clause_stamps[clause as usize];
+            if *seen == stamp {
+                continue;
+            }
+            *seen = stamp;
+            let count = &mut counts.conditions[condition as usize];
+            if count.0 != stamp {
+                *count = (stamp, 0);
+            }
+            count.1 += 1;
+            if count.1 == self.required[condition as usize] {
+                candidates.push(condition);
+            }
+        }
+    }
+}
+
+/// Per-line counts of satisfied clauses, reused from line to line.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    stamp: u32,
+    /// Per clause: the stamp of the last line that satisfied it.
+    clause_stamps: Vec<u32>,
+    /// Per condition: (stamp, clauses satisfied on that line).
+    conditions: Vec<(u32, u32)>,
+}
+
+/// The needles of many conditions, searched together in raw event lines.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    automaton: Option<AhoCorasick>,
+    admission: Admission,
+}
+
+impl Prefilter {
+    /// A prefilter over `requirements` (one per condition, by index).
+    pub fn new(requirements: &[Requirement]) -> Prefilter {
+        let mut needles: Vec<String> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        let admission = Admission::new(
+            requirements,
+            |r| &r.clauses,
+            |needle: &String| {
+                // Case is ignored, so needles differing only in case are one.
+                let key = needle.to_ascii_lowercase();
+                *index.entry(key.clone()).or_insert_with(|| {
+                    needles.push(key);
+                    needles.len() - 1
+                })
+            },
+        );
         let automaton = (!needles.is_empty())
             .then(|| {
                 AhoCorasickBuilder::new()
@@ -291,24 +444,19 @@ impl Prefilter {
                     .ok()
             })
             .flatten();
-        if automaton.is_none() {
-            // Without an automaton nothing can be excluded.
-            always = (0..requirements.len() as u32).collect();
-            required.iter_mut().for_each(|r| *r = 0);
-            admits.clear();
-        }
         Prefilter {
+            admission: match automaton {
+                Some(_) => admission,
+                // Without an automaton nothing can be excluded.
+                None => Admission::everything(requirements.len()),
+            },
             automaton,
-            admits,
-            required,
-            always,
-            clauses: clauses as usize,
         }
     }
 
     /// How many conditions have no requirement.
     pub fn unfiltered(&self) -> usize {
-        self.always.len()
+        self.admission.always.len()
     }
 
     /// Find the needles in `text`, a run of lines ending at `line_ends` (byte offsets of each
@@ -352,9 +500,7 @@ impl Prefilter {
         text: &[u8],
         candidates: &mut Vec<u32>,
     ) -> bool {
-        let conditions = self.required.len();
-        candidates.clear();
-        candidates.extend_from_slice(&self.always);
+        let conditions = self.admission.required.len();
         while scan
             .maybe_opaque
             .get(cursor.opaque)
@@ -367,38 +513,170 @@ impl Prefilter {
             candidates.extend(0..conditions as u32);
             return conditions > 0;
         }
-        // Stamps instead of clearing: a clause or count belongs to this line only if it
-        // carries this line's stamp.
-        cursor.stamp = cursor.stamp.wrapping_add(1);
-        if cursor.stamp == 0 {
-            cursor.clause_stamps.clear();
-            cursor.counts.clear();
-            cursor.stamp = 1;
-        }
-        let stamp = cursor.stamp;
-        cursor.clause_stamps.resize(self.clauses, 0);
-        cursor.counts.resize(conditions, (0, 0));
+        self.admission.begin(&mut cursor.counts, candidates);
         while let Some(&(l, pattern)) = scan.hits.get(cursor.hit) {
             if l > line {
                 break;
             }
             cursor.hit += 1;
-            if l < line {
+            if l == line {
+                self.admission
+                    .admit(&mut cursor.counts, pattern as usize, candidates);
+            }
+        }
+        candidates.sort_unstable();
+        !candidates.is_empty()
+    }
+}
+
+/// The keys of many conditions, looked up in the decoded values of an event: whole values
+/// by hash, parts of values by one small automaton per field. Unlike the raw-text
+/// [`Prefilter`], it is exact about which field holds a needle and needs no care for
+/// escapes, but the event must be decoded first.
+#[derive(Debug, Clone)]
+pub struct FieldIndex {
+    /// Per field slot: its entry in `fields`, if any key reads it.
+    by_slot: Vec<u32>,
+    fields: Vec<FieldKeys>,
+    admission: Admission,
+}
+
+/// The keys on one field.
+#[derive(Debug, Clone, Default)]
+struct FieldKeys {
+    present: Option<u32>,
+    /// ASCII-lower-cased whole values.
+    whole: foldhash::HashMap<Box<str>, u32>,
+    /// Texts at the start, end or anywhere: their keys and places, by automaton pattern.
+    parts: Option<(AhoCorasick, Vec<(u32, Place)>)>,
+}
+
+const NO_FIELD: u32 = u32::MAX;
+
+impl FieldIndex {
+    /// An index over `requirements` (one per condition, by index).
+    pub fn new(requirements: &[Requirement]) -> FieldIndex {
+        let mut by_slot: Vec<u32> = Vec::new();
+        let mut fields: Vec<FieldKeys> = Vec::new();
+        let mut parts: Vec<Vec<(String, u32, Place)>> = Vec::new();
+        let mut ids: std::collections::HashMap<(u32, Place, String), usize> = Default::default();
+        let admission = Admission::new(
+            requirements,
+            |r| &r.keys,
+            |key: &FieldKey| {
+                let slot = key.field.slot();
+                if by_slot.len() <= slot {
+                    by_slot.resize(slot + 1, NO_FIELD);
+                }
+                if by_slot[slot] == NO_FIELD {
+                    by_slot[slot] = fields.len() as u32;
+                    fields.push(FieldKeys::default());
+                    parts.push(Vec::new());
+                }
+                let entry = by_slot[slot] as usize;
+                let text = key.text.to_ascii_lowercase();
+                let next = ids.len();
+                let id = *ids
+                    .entry((slot as u32, key.place, text.clone()))
+                    .or_insert(next);
+                if id == next {
+                    let keys = &mut fields[entry];
+                    match key.place {
+                        Place::Present => keys.present = Some(id as u32),
+                        Place::Whole => {
+                            keys.whole.insert(text.into(), id as u32);
+                        }
+                        place => parts[entry].push((text, id as u32, place)),
+                    }
+                }
+                id
+            },
+        );
+        for (keys, texts) in fields.iter_mut().zip(parts) {
+            if texts.is_empty() {
                 continue;
             }
-            for &(condition, clause) in &self.admits[pattern as usize] {
-                let seen = &mut cursor.clause_stamps[clause as usize];
-                if *seen == stamp {
-                    continue;
+            let automaton = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(texts.iter().map(|(text, _, _)| text));
+            match automaton {
+                Ok(automaton) => {
+                    keys.parts = Some((
+                        automaton,
+                        texts
+                            .into_iter()
+                            .map(|(_, id, place)| (id, place))
+                            .collect(),
+                    ))
                 }
-                *seen = stamp;
-                let count = &mut cursor.counts[condition as usize];
-                if count.0 != stamp {
-                    *count = (stamp, 0);
-                }
-                count.1 += 1;
-                if count.1 == self.required[condition as usize] {
-                    candidates.push(condition);
+                // Without an automaton nothing can be excluded.
+                Err(_) => return FieldIndex::everything(requirements.len()),
+            }
+        }
+        FieldIndex {
+            by_slot,
+            fields,
+            admission,
+        }
+    }
+
+    fn everything(conditions: usize) -> FieldIndex {
+        FieldIndex {
+            by_slot: Vec::new(),
+            fields: Vec::new(),
+            admission: Admission::everything(conditions),
+        }
+    }
+
+    /// Put in `candidates` (cleared first, sorted after) the conditions `event` may
+    /// satisfy; returns whether there is any. `lower` is scratch space.
+    pub fn candidates(
+        &self,
+        event: &EventView<'_>,
+        counts: &mut Counts,
+        lower: &mut String,
+        candidates: &mut Vec<u32>,
+    ) -> bool {
+        self.admission.begin(counts, candidates);
+        for (slot, value) in event.entries() {
+            let Some(&entry) = self.by_slot.get(slot as usize) else {
+                continue;
+            };
+            if entry == NO_FIELD {
+                continue;
+            }
+            let keys = &self.fields[entry as usize];
+            if let Some(key) = keys.present {
+                self.admission.admit(counts, key as usize, candidates);
+            }
+            let FieldValue::Text(text) = value else {
+                continue;
+            };
+            if keys.whole.is_empty() && keys.parts.is_none() {
+                continue;
+            }
+            let text: &str = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower.clear();
+                lower.push_str(text);
+                lower.make_ascii_lowercase();
+                lower
+            } else {
+                text
+            };
+            if let Some(&key) = keys.whole.get(text) {
+                self.admission.admit(counts, key as usize, candidates);
+            }
+            if let Some((automaton, places)) = &keys.parts {
+                for found in automaton.find_overlapping_iter(text) {
+                    let (key, place) = places[found.pattern().as_usize()];
+                    let placed = match place {
+                        Place::Start => found.start() == 0,
+                        Place::End => found.end() == text.len(),
+                        _ => true,
+                    };
+                    if placed {
+                        self.admission.admit(counts, key as usize, candidates);
+                    }
                 }
             }
         }
@@ -426,11 +704,7 @@ pub struct Scan {
 pub struct ScanCursor {
     hit: usize,
     opaque: usize,
-    stamp: u32,
-    /// Per clause: the stamp of the last line that satisfied it.
-    clause_stamps: Vec<u32>,
-    /// Per condition: (stamp, clauses satisfied on that line).
-    counts: Vec<(u32, u32)>,
+    counts: Counts,
 }
 
 #[cfg(test)]
@@ -445,7 +719,12 @@ mod tests {
         let QueryBody::Event(e) = query.body else {
             panic!("event query")
         };
-        requirement(&compile(&e.condition).expect("compiles"))
+        // The needles only: the field keys are what `field_index_is_exact_about_fields`
+        // checks.
+        Requirement {
+            keys: Vec::new(),
+            ..requirement(&compile(&e.condition).expect("compiles"))
+        }
     }
 
     fn one_of(needles: &[&str]) -> Requirement {
@@ -458,6 +737,7 @@ mod tests {
                 .iter()
                 .map(|c| c.iter().map(|s| s.to_string()).collect())
                 .collect(),
+            keys: Vec::new(),
         }
     }
 
@@ -566,5 +846,71 @@ mod tests {
         );
         assert!(has_opaque_escapes(br#""a\/b""#));
         assert!(!has_opaque_escapes(br#""C:\\users""#));
+    }
+
+    #[test]
+    fn field_index_is_exact_about_fields() {
+        use crate::eval::extract::{DecodedEvent, FieldTrie};
+        let conditions = [
+            r#"process.name : ("cmd.exe", "pwsh.exe")"#,
+            r#"process.command_line : "*-EncodedCommand*" and process.parent.name == "winword.exe""#,
+            r#"file.path : "C:\\Windows\\*" or file.name : "*.lnk""#,
+            r#"problemchild.prediction == 1"#,
+            r#"process.name != "cmd.exe""#,
+        ];
+        let compiled: Vec<Condition> = conditions
+            .iter()
+            .map(|c| {
+                let query = compile_query(&format!("any where {c}")).expect("compiles");
+                let QueryBody::Event(e) = query.body else {
+                    panic!("event query")
+                };
+                compile(&e.condition).expect("compiles")
+            })
+            .collect();
+        let requirements: Vec<Requirement> = compiled.iter().map(requirement).collect();
+        let index = FieldIndex::new(&requirements);
+        let mut fields = Vec::new();
+        compiled.iter().for_each(|c| c.collect_fields(&mut fields));
+        let trie = FieldTrie::new(&fields);
+        let arena = bumpalo::Bump::new();
+        let candidates_of = |line: &str| {
+            let mut event = DecodedEvent::new();
+            trie.decode(line, &arena, &mut event).expect("decodes");
+            let (mut counts, mut lower, mut found) = Default::default();
+            index.candidates(&event.view(), &mut counts, &mut lower, &mut found);
+            found
+        };
+        assert_eq!(
+            candidates_of(r#"{"process": {"name": "CMD.EXE", "args": ["pwsh.exe"]}}"#),
+            [0, 4],
+            "whole values ignore case; the same text in another field is no key"
+        );
+        assert_eq!(
+            candidates_of(
+                r#"{"process": {"command_line": "x -encodedcommand y", "parent": {"name": "WINWORD.EXE"}}}"#
+            ),
+            [1, 4],
+            "every clause is required, each in its own field"
+        );
+        assert_eq!(
+            candidates_of(r#"{"process": {"command_line": "x -encodedcommand y"}}"#),
+            [4]
+        );
+        assert_eq!(
+            candidates_of(r#"{"file": {"path": "c:\\windows\\x.txt"}}"#),
+            [2, 4],
+            "a prefix at the start, unescaped"
+        );
+        assert_eq!(
+            candidates_of(r#"{"file": {"path": "d:\\c:\\windows\\", "name": "a.lnk.txt"}}"#),
+            [4],
+            "a prefix not at the start, a suffix not at the end"
+        );
+        assert_eq!(
+            candidates_of(r#"{"file.name": "A.LNK", "problemchild": {"prediction": 0}}"#),
+            [2, 3, 4],
+            "a suffix; a field with a value of any type"
+        );
     }
 }
