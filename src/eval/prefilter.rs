@@ -94,25 +94,7 @@ impl FieldKey {
 
 /// The requirement of a condition.
 pub fn requirement(condition: &Condition) -> Requirement {
-    let mut clauses = needles(condition).unwrap_or_default();
-    // The most selective clauses first: not from common-value fields, then longest weakest
-    // needle. A few are enough, and each costs bookkeeping per line.
-    clauses.sort_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())));
-    clauses.truncate(MAX_CLAUSES);
-    // A common-value clause next to a selective one excludes almost nothing more, while its
-    // needles hit nearly every line and cost bookkeeping on each.
-    if clauses.first().is_some_and(|c| !c.common) {
-        clauses.retain(|c| !c.common);
-    }
-    let keys: Vec<Vec<FieldKey>> = clauses
-        .into_iter()
-        .map(|c| {
-            let mut keys = c.keys;
-            keys.sort_by(FieldKey::order);
-            keys.dedup();
-            keys
-        })
-        .collect();
+    let keys = select(needles(condition, Search::RawText));
     Requirement {
         clauses: keys
             .iter()
@@ -123,7 +105,50 @@ pub fn requirement(condition: &Condition) -> Requirement {
                 needles
             })
             .collect(),
-        keys,
+        keys: select(needles(condition, Search::DecodedValues)),
+    }
+}
+
+/// The clauses worth searching for, out of all a condition has.
+fn select(clauses: Option<Vec<Clause>>) -> Vec<Vec<FieldKey>> {
+    let mut clauses = clauses.unwrap_or_default();
+    // The most selective clauses first: not from common-value fields, then longest weakest
+    // needle. A few are enough, and each costs bookkeeping per line.
+    clauses.sort_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())));
+    clauses.truncate(MAX_CLAUSES);
+    // A common-value clause next to a selective one excludes almost nothing more, while its
+    // needles hit nearly every line and cost bookkeeping on each.
+    if clauses.first().is_some_and(|c| !c.common) {
+        clauses.retain(|c| !c.common);
+    }
+    clauses
+        .into_iter()
+        .map(|c| {
+            let mut keys = c.keys;
+            keys.sort_by(FieldKey::order);
+            keys.dedup();
+            keys
+        })
+        .collect()
+}
+
+/// Where keys are searched for, which decides which are worth it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    /// Raw event lines, by one automaton over every byte: a short needle hits nearly every
+    /// line and only costs time.
+    RawText,
+    /// Decoded values of the key's own field: whole values are hash lookups at any length,
+    /// and a field merely having a value is exact.
+    DecodedValues,
+}
+
+impl Search {
+    fn worth_it(self, key: &FieldKey) -> bool {
+        match self {
+            Search::RawText => key.needle().len() >= MIN_NEEDLE,
+            Search::DecodedValues => key.place == Place::Present || !key.text.is_empty(),
+        }
     }
 }
 
@@ -165,14 +190,18 @@ impl Clause {
 }
 
 /// A condition's clauses (all required), or `None` when nothing is known.
-fn needles(condition: &Condition) -> Option<Vec<Clause>> {
+fn needles(condition: &Condition, search: Search) -> Option<Vec<Clause>> {
     match condition {
         Condition::Constant(false) => Some(vec![Clause {
             keys: Vec::new(),
             common: false,
         }]),
         Condition::All(operands) => {
-            let clauses: Vec<Clause> = operands.iter().filter_map(needles).flatten().collect();
+            let clauses: Vec<Clause> = operands
+                .iter()
+                .filter_map(|o| needles(o, search))
+                .flatten()
+                .collect();
             (!clauses.is_empty()).then_some(clauses)
         }
         Condition::Any(operands) => {
@@ -182,7 +211,7 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
                 common: false,
             };
             for operand in operands {
-                let best = needles(operand)?
+                let best = needles(operand, search)?
                     .into_iter()
                     .min_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())))?;
                 union.keys.extend(best.keys);
@@ -194,7 +223,7 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
             let common = COMMON_VALUE_FIELDS
                 .iter()
                 .any(|prefix| field.name().starts_with(prefix));
-            match field_keys(field, test) {
+            match field_keys(field, test, search) {
                 Some(keys) => Some(vec![Clause { keys, common }]),
                 // The field must be there, so its last name segment is, as a key (nested or
                 // dotted) just before a quote: weak, so ranked with common values.
@@ -204,7 +233,7 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
                         place: Place::Present,
                         text: String::new(),
                     };
-                    (present.needle().len() >= MIN_NEEDLE).then(|| {
+                    search.worth_it(&present).then(|| {
                         vec![Clause {
                             keys: vec![present],
                             common: true,
@@ -220,7 +249,7 @@ fn needles(condition: &Condition) -> Option<Vec<Clause>> {
     }
 }
 
-fn field_keys(field: &FieldRef, test: &FieldTest) -> Option<Vec<FieldKey>> {
+fn field_keys(field: &FieldRef, test: &FieldTest, search: Search) -> Option<Vec<FieldKey>> {
     let key = |text: String, start: bool, end: bool| FieldKey {
         field: field.clone(),
         place: match (start, end) {
@@ -253,9 +282,7 @@ fn field_keys(field: &FieldRef, test: &FieldTest) -> Option<Vec<FieldKey>> {
             .collect::<Option<_>>()?,
         _ => return None,
     };
-    keys.iter()
-        .all(|k| k.needle().len() >= MIN_NEEDLE)
-        .then_some(keys)
+    keys.iter().all(|k| search.worth_it(k)).then_some(keys)
 }
 
 /// A string constant only a string value can equal.
@@ -596,8 +623,10 @@ impl FieldIndex {
             if texts.is_empty() {
                 continue;
             }
+            // Values are short and searched often: the fastest automaton, built once.
             let automaton = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(texts.iter().map(|(text, _, _)| text));
             match automaton {
                 Ok(automaton) => {
@@ -857,6 +886,7 @@ mod tests {
             r#"file.path : "C:\\Windows\\*" or file.name : "*.lnk""#,
             r#"problemchild.prediction == 1"#,
             r#"process.name != "cmd.exe""#,
+            r#"process.name == "sh""#,
         ];
         let compiled: Vec<Condition> = conditions
             .iter()
@@ -912,5 +942,11 @@ mod tests {
             [2, 3, 4],
             "a suffix; a field with a value of any type"
         );
+        assert_eq!(
+            candidates_of(r#"{"process": {"name": "sh"}}"#),
+            [4, 5],
+            "a value too short for the raw scan is still a whole-value key"
+        );
+        assert_eq!(candidates_of(r#"{"process": {"name": "bash"}}"#), [4]);
     }
 }
