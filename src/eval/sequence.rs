@@ -334,11 +334,16 @@ impl<T: Clone> SequenceMatcher<T> {
                     if p == self.last_positive {
                         self.complete(key, partial, &mut decided);
                     } else {
-                        let slots = self
-                            .pending
-                            .entry(key.clone())
-                            .or_insert_with(|| vec![None; n]);
-                        slots[p] = Some(partial);
+                        // Looked up before inserting: most keys are already there, and
+                        // `entry` would clone the key every time.
+                        match self.pending.get_mut(key) {
+                            Some(slots) => slots[p] = Some(partial),
+                            None => {
+                                let mut slots = vec![None; n];
+                                slots[p] = Some(partial);
+                                self.pending.insert(key.clone(), slots);
+                            }
+                        }
                     }
                     continue;
                 };
@@ -419,7 +424,10 @@ impl<T: Clone> SequenceMatcher<T> {
                 Role::Positive => {}
                 Role::Leading => {
                     for key in keys {
-                        let record = self.leading.entry(key.clone()).or_insert((time, None));
+                        let Some(record) = self.leading.get_mut(key) else {
+                            self.leading.insert(key.clone(), (time, None));
+                            continue;
+                        };
                         if time > record.0 {
                             *record = (time, Some(record.0));
                         } else if time < record.0 && record.1.is_none_or(|b| time > b) {
