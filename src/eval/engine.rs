@@ -1029,6 +1029,43 @@ not json
     }
 
     #[test]
+    fn the_reorder_buffer_releases_in_heap_order() {
+        let queued = |time: f64, tiebreaker: Tiebreaker, arrival: u64| Queued {
+            time,
+            event: Matched {
+                time: Some(time),
+                tiebreaker,
+                arrival,
+                line: Arc::from(""),
+                hits: Vec::new(),
+            },
+        };
+        let times = [5.0, 5.0, 7.0, 3.0, 7.0, 9.0, 1.0, 9.0, 8.0, 8.0, 2.0, 10.0];
+        let tiebreakers = [2.0, 1.0, 0.0, 4.0, 0.0, 3.0, 0.0, 1.0, 0.5, 0.5, 0.0, 0.0];
+        let mut reorder = Reorder::default();
+        let mut heap = BinaryHeap::new();
+        let mut released = Vec::new();
+        let mut expected = Vec::new();
+        for (arrival, (&t, &b)) in times.iter().zip(&tiebreakers).enumerate() {
+            reorder.push(queued(t, Tiebreaker::Number(b), arrival as u64));
+            heap.push(queued(t, Tiebreaker::Number(b), arrival as u64));
+            // Release some as they come, to mix the run and the heap.
+            if arrival % 3 == 2 {
+                released.extend(reorder.pop().map(|q| q.event.arrival));
+                expected.extend(heap.pop().map(|q| q.event.arrival));
+            }
+        }
+        assert!(!reorder.late.is_empty() && !reorder.run.is_empty());
+        while let Some(q) = reorder.peek() {
+            let arrival = q.event.arrival;
+            assert_eq!(reorder.pop().map(|q| q.event.arrival), Some(arrival));
+            released.push(arrival);
+        }
+        expected.extend(std::iter::from_fn(|| heap.pop().map(|q| q.event.arrival)));
+        assert_eq!(released, expected);
+    }
+
+    #[test]
     fn size_caps_alerts_and_gzip_is_read() {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
