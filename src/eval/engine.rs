@@ -245,6 +245,54 @@ impl Ord for Queued {
     }
 }
 
+/// The reorder buffer: matched events waiting to be processed, smallest [`Queued::order`]
+/// first. Input is usually already in order, so events that sort after the last one of
+/// `run` are appended there (a sorted run, cheap to fill and drain); only late ones pay for
+/// the heap. The smaller of the two fronts is next, so the release order is the heap's alone.
+#[derive(Default)]
+struct Reorder {
+    run: VecDeque<Queued>,
+    late: BinaryHeap<Queued>,
+}
+
+impl Reorder {
+    fn push(&mut self, queued: Queued) {
+        if self
+            .run
+            .back()
+            .is_none_or(|last| last.order(&queued) == Ordering::Less)
+        {
+            self.run.push_back(queued);
+        } else {
+            self.late.push(queued);
+        }
+    }
+
+    /// Whether the next event comes from `run`; `None` when both are empty.
+    fn next_in_run(&self) -> Option<bool> {
+        match (self.run.front(), self.late.peek()) {
+            (Some(a), Some(b)) => Some(a.order(b) == Ordering::Less),
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (None, None) => None,
+        }
+    }
+
+    fn peek(&self) -> Option<&Queued> {
+        match self.next_in_run()? {
+            true => self.run.front(),
+            false => self.late.peek(),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        match self.next_in_run()? {
+            true => self.run.pop_front(),
+            false => self.late.pop(),
+        }
+    }
+}
+
 /// The read-only part of a run, shared by the cores.
 struct Plan {
     units: Vec<Unit>,
@@ -685,13 +733,16 @@ impl Plan {
 }
 
 /// A rule's hits from one event (the first given, the rest adjacent in `hits`, since units
-/// are laid out rule by rule) as the stage hits its matcher takes.
+/// are laid out rule by rule) as the stage hits its matcher takes, in `stage_hits` (reused
+/// across events to spare an allocation per event).
 fn gather(
     first: Hit,
     hits: &mut std::iter::Peekable<std::vec::IntoIter<Hit>>,
     rule: usize,
-) -> StageHits {
-    let mut stage_hits = StageHits::default();
+    stage_hits: &mut StageHits,
+) {
+    stage_hits.stages.clear();
+    stage_hits.until = None;
     let mut add = |hit: Hit| match hit {
         Hit::Stage { stage, keys, .. } => stage_hits.stages.push((stage, keys)),
         Hit::Until { keys, .. } => stage_hits.until = Some(keys),
@@ -701,7 +752,6 @@ fn gather(
     while let Some(hit) = hits.next_if(|h| h.rule() as usize == rule) {
         add(hit);
     }
-    stage_hits
 }
 
 /// Read `input` in blocks that end at a line break (gzip is recognised by its magic bytes).
@@ -755,7 +805,7 @@ fn read_blocks(input: impl Read, sender: std::sync::mpsc::SyncSender<std::io::Re
 /// Per-rule state and the reorder buffer.
 struct RunState {
     summary: RunSummary,
-    queue: BinaryHeap<Queued>,
+    queue: Reorder,
     /// The latest time seen in arrival order, standing in for events without one.
     latest_arrived: f64,
     /// The time of the last event released.
@@ -765,6 +815,8 @@ struct RunState {
     key_warned: Vec<bool>,
     max_pending_keys: usize,
     released: u64,
+    /// Scratch for [`gather`].
+    stage_hits: StageHits,
 }
 
 /// How often (in released events) sequences drop pending matches past `maxspan`.
@@ -777,7 +829,7 @@ impl RunState {
                 alerts: vec![0; rules.len()],
                 ..RunSummary::default()
             },
-            queue: BinaryHeap::new(),
+            queue: Reorder::default(),
             latest_arrived: f64::NEG_INFINITY,
             latest_released: f64::NEG_INFINITY,
             tails: vec![VecDeque::new(); rules.len()],
@@ -791,6 +843,7 @@ impl RunState {
             key_warned: vec![false; rules.len()],
             max_pending_keys: options.max_pending_keys.max(1),
             released: 0,
+            stage_hits: StageHits::default(),
         }
     }
 
@@ -864,6 +917,7 @@ impl RunState {
     ) -> std::io::Result<()> {
         self.released += 1;
         let sweep = self.released.is_multiple_of(EXPIRY_INTERVAL);
+        let mut stage_hits = std::mem::take(&mut self.stage_hits);
         let mut hits = event.hits.into_iter().peekable();
         while let Some(first) = hits.next() {
             let index = first.rule() as usize;
@@ -871,11 +925,11 @@ impl RunState {
             match &mut rules[index].kind {
                 RuleKind::Event { .. } => found.push(vec![event.line.clone()]),
                 RuleKind::Sample(matcher) => {
-                    let stage_hits = gather(first, &mut hits, index);
+                    gather(first, &mut hits, index, &mut stage_hits);
                     matcher.push_hits(&event.line, &stage_hits);
                 }
                 RuleKind::Sequence(matcher) => {
-                    let stage_hits = gather(first, &mut hits, index);
+                    gather(first, &mut hits, index, &mut stage_hits);
                     found = matcher.push_hits(&event.line, time, &stage_hits);
                     if sweep {
                         matcher.expire(self.latest_released);
@@ -902,6 +956,9 @@ impl RunState {
                 self.found(rules, index, events, observer)?;
             }
         }
+        stage_hits.stages.clear();
+        stage_hits.until = None;
+        self.stage_hits = stage_hits;
         Ok(())
     }
 
@@ -1096,6 +1153,43 @@ not json
         let (seen, summary) = run_all(vec![sequence()], unordered, events);
         assert_eq!(seen.alerts, Vec::<String>::new());
         assert_eq!(summary.out_of_order, 3);
+    }
+
+    #[test]
+    fn the_reorder_buffer_releases_in_heap_order() {
+        let queued = |time: f64, tiebreaker: Tiebreaker, arrival: u64| Queued {
+            time,
+            event: Matched {
+                time: Some(time),
+                tiebreaker,
+                arrival,
+                line: Arc::from(""),
+                hits: Vec::new(),
+            },
+        };
+        let times = [5.0, 5.0, 7.0, 3.0, 7.0, 9.0, 1.0, 9.0, 8.0, 8.0, 2.0, 10.0];
+        let tiebreakers = [2.0, 1.0, 0.0, 4.0, 0.0, 3.0, 0.0, 1.0, 0.5, 0.5, 0.0, 0.0];
+        let mut reorder = Reorder::default();
+        let mut heap = BinaryHeap::new();
+        let mut released = Vec::new();
+        let mut expected = Vec::new();
+        for (arrival, (&t, &b)) in times.iter().zip(&tiebreakers).enumerate() {
+            reorder.push(queued(t, Tiebreaker::Number(b), arrival as u64));
+            heap.push(queued(t, Tiebreaker::Number(b), arrival as u64));
+            // Release some as they come, to mix the run and the heap.
+            if arrival % 3 == 2 {
+                released.extend(reorder.pop().map(|q| q.event.arrival));
+                expected.extend(heap.pop().map(|q| q.event.arrival));
+            }
+        }
+        assert!(!reorder.late.is_empty() && !reorder.run.is_empty());
+        while let Some(q) = reorder.peek() {
+            let arrival = q.event.arrival;
+            assert_eq!(reorder.pop().map(|q| q.event.arrival), Some(arrival));
+            released.push(arrival);
+        }
+        expected.extend(std::iter::from_fn(|| heap.pop().map(|q| q.event.arrival)));
+        assert_eq!(released, expected);
     }
 
     #[test]

@@ -142,9 +142,20 @@ impl<T: Clone> SampleMatcher<T> {
                 continue;
             };
             for key in keys {
-                let events = seen.by_key.entry(key.clone()).or_default();
-                if events.len() < cap {
-                    events.push((arrival, item.clone()));
+                // Looked up before inserting, so a known key is not cloned.
+                match seen.by_key.get_mut(key) {
+                    Some(events) => {
+                        if events.len() < cap {
+                            events.push((arrival, item.clone()));
+                        }
+                    }
+                    None => {
+                        let mut events = Vec::new();
+                        if cap > 0 {
+                            events.push((arrival, item.clone()));
+                        }
+                        seen.by_key.insert(key.clone(), events);
+                    }
                 }
             }
             if keys.len() > 1 {

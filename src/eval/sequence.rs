@@ -334,11 +334,16 @@ impl<T: Clone> SequenceMatcher<T> {
                     if p == self.last_positive {
                         self.complete(key, partial, &mut decided);
                     } else {
-                        let slots = self
-                            .pending
-                            .entry(key.clone())
-                            .or_insert_with(|| vec![None; n]);
-                        slots[p] = Some(partial);
+                        // Looked up before inserting: most keys are already there, and
+                        // `entry` would clone the key every time.
+                        match self.pending.get_mut(key) {
+                            Some(slots) => slots[p] = Some(partial),
+                            None => {
+                                let mut slots = vec![None; n];
+                                slots[p] = Some(partial);
+                                self.pending.insert(key.clone(), slots);
+                            }
+                        }
                     }
                     continue;
                 };
@@ -419,7 +424,10 @@ impl<T: Clone> SequenceMatcher<T> {
                 Role::Positive => {}
                 Role::Leading => {
                     for key in keys {
-                        let record = self.leading.entry(key.clone()).or_insert((time, None));
+                        let Some(record) = self.leading.get_mut(key) else {
+                            self.leading.insert(key.clone(), (time, None));
+                            continue;
+                        };
                         if time > record.0 {
                             *record = (time, Some(record.0));
                         } else if time < record.0 && record.1.is_none_or(|b| time > b) {
@@ -679,18 +687,25 @@ pub fn compare_key_values(a: &str, b: &str) -> Ordering {
 /// The join key tuples of an event: the cartesian product of its key fields' values. A
 /// missing `?optional` field is the value null; a missing required one leaves no tuple.
 pub fn key_values(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> Vec<JoinKey> {
+    // Runs on every hit of a keyed stage: the usual case, one value per field, is built as its
+    // single tuple directly, without the product's temporaries.
+    let mut tuple: JoinKey = Vec::with_capacity(fields.len());
+    for (i, field) in fields.iter().enumerate() {
+        match doc.field_values(field).as_ref() {
+            [value] => tuple.push(key_text(value)),
+            [] if optional.get(i).copied().unwrap_or(false) => tuple.push(NULL_KEY.into()),
+            [] => return Vec::new(),
+            _ => return key_product(doc, fields, optional),
+        }
+    }
+    vec![tuple]
+}
+
+/// [`key_values`] when some field has several values.
+fn key_product(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> Vec<JoinKey> {
     let mut tuples: Vec<JoinKey> = vec![Vec::new()];
     for (i, field) in fields.iter().enumerate() {
-        let mut values: Vec<String> = doc
-            .field_values(field)
-            .iter()
-            .map(|v| match v {
-                FieldValue::Text(s) => format!("s:{s}"),
-                FieldValue::Integer(i) => format!("n:{i}"),
-                FieldValue::Float(f) => format!("n:{f}"),
-                FieldValue::Bool(b) => format!("b:{b}"),
-            })
-            .collect();
+        let mut values: Vec<String> = doc.field_values(field).iter().map(key_text).collect();
         values.sort();
         values.dedup();
         if values.is_empty() {
@@ -711,6 +726,21 @@ pub fn key_values(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) ->
             .collect();
     }
     tuples
+}
+
+/// One join key value, written with its type.
+fn key_text(value: &FieldValue<'_>) -> String {
+    match value {
+        FieldValue::Text(s) => {
+            let mut text = String::with_capacity(s.len() + 2);
+            text.push_str("s:");
+            text.push_str(s);
+            text
+        }
+        FieldValue::Integer(i) => format!("n:{i}"),
+        FieldValue::Float(f) => format!("n:{f}"),
+        FieldValue::Bool(b) => format!("b:{b}"),
+    }
 }
 
 #[cfg(test)]
@@ -814,6 +844,34 @@ mod tests {
         swept.expire(40.0);
         out.extend(feed(&mut swept, &events[2..]));
         assert_eq!(out, [vec![-1, 3]]);
+    }
+
+    #[test]
+    fn key_values_single_valued_fast_path_agrees_with_the_product() {
+        let fields: Vec<FieldRef> = ["a", "b"].iter().map(|f| FieldRef::new(f)).collect();
+        for event in [
+            json!({"a": "x", "b": 1}),
+            json!({"a": ["x"], "b": 1.5}),
+            json!({"a": "x", "b": ["y", "x", "y"]}),
+            json!({"a": ["x", "y"], "b": true}),
+            json!({"a": "x"}),
+            json!({"b": "x"}),
+            json!({"a": [], "b": null}),
+        ] {
+            let doc = JsonDocument(&event);
+            for optional in [[false, false], [false, true], [true, true]] {
+                assert_eq!(
+                    key_values(&doc, &fields, &optional),
+                    key_product(&doc, &fields, &optional),
+                    "{event} {optional:?}"
+                );
+            }
+        }
+        let event = json!({"a": "x", "b": 1});
+        assert_eq!(
+            key_values(&JsonDocument(&event), &fields, &[false, false]),
+            [["s:x", "n:1"]]
+        );
     }
 
     #[test]
