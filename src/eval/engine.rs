@@ -19,7 +19,9 @@ use rayon::prelude::*;
 
 use super::document::{Document, FieldRef, FieldValue, JsonDocument};
 use super::extract::{DecodedEvent, FieldTrie};
-use super::prefilter::{requirement, Counts, FieldIndex, Prefilter, Requirement, ScanCursor};
+use super::prefilter::{
+    requirement, Counts, FieldIndex, IndexScratch, Prefilter, Requirement, ScanCursor,
+};
 use super::run::{CompiledRule, RuleKind};
 use super::sequence::{key_values, CompiledStage, JoinKey, StageHits};
 
@@ -575,7 +577,7 @@ impl Plan {
         let mut result = ShareResult::default();
         let mut candidates = Vec::new();
         let mut counts = Counts::default();
-        let mut lower = String::new();
+        let mut scratch = IndexScratch::default();
         // Unescaped strings of this share's events.
         let arena = bumpalo::Bump::new();
         let mut decoded = DecodedEvent::new();
@@ -636,7 +638,7 @@ impl Plan {
                         // Exact about fields, so usually far fewer than the raw scan's.
                         if plan
                             .index
-                            .candidates(&view, &mut counts, &mut lower, &mut candidates)
+                            .candidates(&view, &mut counts, &mut scratch, &mut candidates)
                         {
                             Ok(plan.test(&view, &candidates))
                         } else {

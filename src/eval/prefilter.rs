@@ -574,18 +574,109 @@ struct FieldKeys {
     present: Option<u32>,
     /// ASCII-lower-cased whole values.
     whole: foldhash::HashMap<Box<str>, u32>,
-    /// Texts at the start, end or anywhere: their keys and places, by automaton pattern.
-    parts: Option<(AhoCorasick, Vec<(u32, Place)>)>,
+    /// Texts at the start, anchored there, so a search reads no further than the longest.
+    starts: Option<Parts>,
+    /// Texts at the end, reversed: an anchored search of the reversed value.
+    ends: Option<Parts>,
+    /// Texts anywhere.
+    anywhere: Option<Parts>,
+}
+
+/// An automaton over some texts of one field, and each pattern's key.
+#[derive(Debug, Clone)]
+struct Parts {
+    search: PartSearch,
+    keys: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum PartSearch {
+    /// From the value's start only, stepped by hand: the library's overlapping iterators
+    /// do not search anchored, and stepping stops at the first byte no text continues with.
+    Anchored(aho_corasick::dfa::DFA),
+    Anywhere(AhoCorasick),
+}
+
+impl Parts {
+    /// `None` when the automaton cannot be built; `Some(None)` when there are no texts.
+    fn new(texts: Vec<(String, u32)>, anchored: bool) -> Option<Option<Parts>> {
+        if texts.is_empty() {
+            return Some(None);
+        }
+        let patterns = texts.iter().map(|(text, _)| text);
+        // Values are short and searched often: the fastest automaton, built once.
+        let search = if anchored {
+            PartSearch::Anchored(
+                aho_corasick::dfa::DFA::builder()
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(aho_corasick::StartKind::Anchored)
+                    .build(patterns)
+                    .ok()?,
+            )
+        } else {
+            PartSearch::Anywhere(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(patterns)
+                    .ok()?,
+            )
+        };
+        Some(Some(Parts {
+            search,
+            keys: texts.into_iter().map(|(_, key)| key).collect(),
+        }))
+    }
+
+    /// The keys of the texts in `value` (at its start when anchored).
+    fn search(&self, value: &[u8], mut found: impl FnMut(u32)) {
+        match &self.search {
+            PartSearch::Anchored(dfa) => {
+                use aho_corasick::automaton::Automaton;
+                let anchored = aho_corasick::Anchored::Yes;
+                let Ok(mut state) = dfa.start_state(anchored) else {
+                    return;
+                };
+                for &byte in value {
+                    state = dfa.next_state(anchored, state, byte);
+                    if !dfa.is_special(state) {
+                        continue;
+                    }
+                    if dfa.is_dead(state) {
+                        break;
+                    }
+                    if dfa.is_match(state) {
+                        for i in 0..dfa.match_len(state) {
+                            found(self.keys[dfa.match_pattern(state, i).as_usize()]);
+                        }
+                    }
+                }
+            }
+            PartSearch::Anywhere(automaton) => {
+                for m in automaton.find_overlapping_iter(value) {
+                    found(self.keys[m.pattern().as_usize()]);
+                }
+            }
+        }
+    }
 }
 
 const NO_FIELD: u32 = u32::MAX;
+
+/// Buffers [`FieldIndex::candidates`] reuses: a value lower-cased, and reversed.
+#[derive(Debug, Default)]
+pub struct IndexScratch {
+    lower: String,
+    reversed: Vec<u8>,
+}
 
 impl FieldIndex {
     /// An index over `requirements` (one per condition, by index).
     pub fn new(requirements: &[Requirement]) -> FieldIndex {
         let mut by_slot: Vec<u32> = Vec::new();
         let mut fields: Vec<FieldKeys> = Vec::new();
-        let mut parts: Vec<Vec<(String, u32, Place)>> = Vec::new();
+        // Per field: its texts at the start, at the end (reversed) and anywhere.
+        let mut parts: Vec<[Vec<(String, u32)>; 3]> = Vec::new();
         let mut ids: std::collections::HashMap<(u32, Place, String), usize> = Default::default();
         let admission = Admission::new(
             requirements,
@@ -598,7 +689,7 @@ impl FieldIndex {
                 if by_slot[slot] == NO_FIELD {
                     by_slot[slot] = fields.len() as u32;
                     fields.push(FieldKeys::default());
-                    parts.push(Vec::new());
+                    parts.push(Default::default());
                 }
                 let entry = by_slot[slot] as usize;
                 let text = key.text.to_ascii_lowercase();
@@ -613,33 +704,27 @@ impl FieldIndex {
                         Place::Whole => {
                             keys.whole.insert(text.into(), id as u32);
                         }
-                        place => parts[entry].push((text, id as u32, place)),
+                        Place::Start => parts[entry][0].push((text, id as u32)),
+                        Place::End => {
+                            let reversed: String = text.chars().rev().collect();
+                            parts[entry][1].push((reversed, id as u32))
+                        }
+                        Place::Anywhere => parts[entry][2].push((text, id as u32)),
                     }
                 }
                 id
             },
         );
-        for (keys, texts) in fields.iter_mut().zip(parts) {
-            if texts.is_empty() {
-                continue;
-            }
-            // Values are short and searched often: the fastest automaton, built once.
-            let automaton = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(texts.iter().map(|(text, _, _)| text));
-            match automaton {
-                Ok(automaton) => {
-                    keys.parts = Some((
-                        automaton,
-                        texts
-                            .into_iter()
-                            .map(|(_, id, place)| (id, place))
-                            .collect(),
-                    ))
-                }
+        for (keys, [starts, ends, anywhere]) in fields.iter_mut().zip(parts) {
+            let built = (|| {
+                keys.starts = Parts::new(starts, true)?;
+                keys.ends = Parts::new(ends, true)?;
+                keys.anywhere = Parts::new(anywhere, false)?;
+                Some(())
+            })();
+            if built.is_none() {
                 // Without an automaton nothing can be excluded.
-                Err(_) => return FieldIndex::everything(requirements.len()),
+                return FieldIndex::everything(requirements.len());
             }
         }
         FieldIndex {
@@ -658,14 +743,15 @@ impl FieldIndex {
     }
 
     /// Put in `candidates` (cleared first, sorted after) the conditions `event` may
-    /// satisfy; returns whether there is any. `lower` is scratch space.
+    /// satisfy; returns whether there is any. `scratch` is reused from event to event.
     pub fn candidates(
         &self,
         event: &EventView<'_>,
         counts: &mut Counts,
-        lower: &mut String,
+        scratch: &mut IndexScratch,
         candidates: &mut Vec<u32>,
     ) -> bool {
+        let IndexScratch { lower, reversed } = scratch;
         self.admission.begin(counts, candidates);
         for (slot, value) in event.entries() {
             let Some(&entry) = self.by_slot.get(slot as usize) else {
@@ -681,7 +767,11 @@ impl FieldIndex {
             let FieldValue::Text(text) = value else {
                 continue;
             };
-            if keys.whole.is_empty() && keys.parts.is_none() {
+            if keys.whole.is_empty()
+                && keys.starts.is_none()
+                && keys.ends.is_none()
+                && keys.anywhere.is_none()
+            {
                 continue;
             }
             let text: &str = if text.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -695,18 +785,17 @@ impl FieldIndex {
             if let Some(&key) = keys.whole.get(text) {
                 self.admission.admit(counts, key as usize, candidates);
             }
-            if let Some((automaton, places)) = &keys.parts {
-                for found in automaton.find_overlapping_iter(text) {
-                    let (key, place) = places[found.pattern().as_usize()];
-                    let placed = match place {
-                        Place::Start => found.start() == 0,
-                        Place::End => found.end() == text.len(),
-                        _ => true,
-                    };
-                    if placed {
-                        self.admission.admit(counts, key as usize, candidates);
-                    }
-                }
+            let mut admit = |key: u32| self.admission.admit(counts, key as usize, candidates);
+            if let Some(parts) = &keys.starts {
+                parts.search(text.as_bytes(), &mut admit);
+            }
+            if let Some(parts) = &keys.anywhere {
+                parts.search(text.as_bytes(), &mut admit);
+            }
+            if let Some(parts) = &keys.ends {
+                reversed.clear();
+                reversed.extend(text.bytes().rev());
+                parts.search(reversed, &mut admit);
             }
         }
         candidates.sort_unstable();
@@ -907,8 +996,8 @@ mod tests {
         let candidates_of = |line: &str| {
             let mut event = DecodedEvent::new();
             trie.decode(line, &arena, &mut event).expect("decodes");
-            let (mut counts, mut lower, mut found) = Default::default();
-            index.candidates(&event.view(), &mut counts, &mut lower, &mut found);
+            let (mut counts, mut scratch, mut found) = Default::default();
+            index.candidates(&event.view(), &mut counts, &mut scratch, &mut found);
             found
         };
         assert_eq!(
