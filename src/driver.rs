@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::backend::dsl;
@@ -68,30 +69,30 @@ pub fn missing_paths(inputs: &[InputSpec]) -> Vec<String> {
 
 /// Gather documents: files as named, directories recursively (sorted, so output is stable).
 pub fn collect(inputs: &[InputSpec]) -> (Vec<SourceDoc>, Vec<Unreadable>) {
-    let mut docs = Vec::new();
-    let mut unreadable = Vec::new();
+    // The walk decides what to read, in order; the files are then read on every core.
+    let mut found: Vec<Found> = Vec::new();
     for input in inputs {
         match input {
-            InputSpec::Inline(text) => docs.push(SourceDoc {
+            InputSpec::Inline(text) => found.push(Found::Doc(SourceDoc {
                 display: "<query>".into(),
                 relative: PathBuf::from("query.eql"),
                 text: text.clone(),
                 provenance: Provenance::Explicit,
-            }),
+            })),
             InputSpec::Stdin => {
                 let mut text = String::new();
-                match std::io::stdin().read_to_string(&mut text) {
-                    Ok(_) => docs.push(SourceDoc {
+                found.push(match std::io::stdin().read_to_string(&mut text) {
+                    Ok(_) => Found::Doc(SourceDoc {
                         display: "-".into(),
                         relative: PathBuf::from("stdin.eql"),
                         text,
                         provenance: Provenance::Explicit,
                     }),
-                    Err(e) => unreadable.push(Unreadable {
+                    Err(e) => Found::Unreadable(Unreadable {
                         display: "-".into(),
                         reason: e.to_string(),
                     }),
-                }
+                })
             }
             InputSpec::Path(path) if path.is_dir() => {
                 let walker = walkdir::WalkDir::new(path).sort_by_file_name();
@@ -99,13 +100,13 @@ pub fn collect(inputs: &[InputSpec]) -> (Vec<SourceDoc>, Vec<Unreadable>) {
                     let entry = match entry {
                         Ok(e) => e,
                         Err(e) => {
-                            unreadable.push(Unreadable {
+                            found.push(Found::Unreadable(Unreadable {
                                 display: e.path().map_or_else(
                                     || path.display().to_string(),
                                     |p| p.display().to_string(),
                                 ),
                                 reason: e.to_string(),
-                            });
+                            }));
                             continue;
                         }
                     };
@@ -119,28 +120,46 @@ pub fn collect(inputs: &[InputSpec]) -> (Vec<SourceDoc>, Vec<Unreadable>) {
                         continue;
                     }
                     let relative = p.strip_prefix(path).unwrap_or(p).to_path_buf();
-                    read_file(
-                        p,
+                    found.push(Found::File(
+                        p.to_path_buf(),
                         relative,
                         Provenance::Discovered,
-                        &mut docs,
-                        &mut unreadable,
-                    );
+                    ));
                 }
             }
             InputSpec::Path(path) => {
                 let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
-                read_file(
-                    path,
-                    relative,
-                    Provenance::Explicit,
-                    &mut docs,
-                    &mut unreadable,
-                );
+                found.push(Found::File(path.clone(), relative, Provenance::Explicit));
             }
         }
     }
+    let read: Vec<Result<SourceDoc, Unreadable>> = found
+        .into_par_iter()
+        .map(|f| match f {
+            Found::Doc(doc) => Ok(doc),
+            Found::Unreadable(u) => Err(u),
+            Found::File(path, relative, provenance) => read_file(&path, relative, provenance),
+        })
+        .collect();
+    let mut docs = Vec::new();
+    let mut unreadable = Vec::new();
+    for r in read {
+        match r {
+            Ok(doc) => docs.push(doc),
+            Err(u) => unreadable.push(u),
+        }
+    }
     (docs, unreadable)
+}
+
+/// What the walk found, before any file is read.
+enum Found {
+    /// A document already in hand (inline query, stdin).
+    Doc(SourceDoc),
+    /// A file to read: its path, its path relative to its argument, how it was named.
+    File(PathBuf, PathBuf, Provenance),
+    /// A walk error, or stdin that could not be read.
+    Unreadable(Unreadable),
 }
 
 fn has_rule_extension(path: &Path) -> bool {
@@ -153,19 +172,17 @@ fn read_file(
     path: &Path,
     relative: PathBuf,
     provenance: Provenance,
-    docs: &mut Vec<SourceDoc>,
-    unreadable: &mut Vec<Unreadable>,
-) {
+) -> Result<SourceDoc, Unreadable> {
     let display = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => docs.push(SourceDoc {
+            Ok(text) => Ok(SourceDoc {
                 display,
                 relative,
                 text,
                 provenance,
             }),
-            Err(e) => unreadable.push(Unreadable {
+            Err(e) => Err(Unreadable {
                 display,
                 reason: format!(
                     "not UTF-8 text (invalid byte at offset {})",
@@ -173,7 +190,7 @@ fn read_file(
                 ),
             }),
         },
-        Err(e) => unreadable.push(Unreadable {
+        Err(e) => Err(Unreadable {
             display,
             reason: e.to_string(),
         }),
@@ -651,15 +668,27 @@ fn canonical_eql(query: &Query) -> Result<String, Diagnostic> {
 pub fn evaluable_rules(
     reports: &[RuleReport],
 ) -> (Vec<crate::eval::run::CompiledRule>, Vec<(String, String)>) {
+    // Rules compile independently, so on every core; collected in input order. Field slot
+    // numbers then depend on thread timing, but a slot only identifies a field within this
+    // process, so nothing observable changes.
+    let compiled: Vec<_> = reports
+        .par_iter()
+        .filter_map(|report| {
+            let (Some(rule), Some(query)) = (&report.rule, &report.query) else {
+                return None;
+            };
+            Some(
+                crate::eval::run::compile_rule(&report.path, rule, query)
+                    .map_err(|e| (report.path.clone(), e.0)),
+            )
+        })
+        .collect();
     let mut rules = Vec::new();
     let mut problems = Vec::new();
-    for report in reports {
-        let (Some(rule), Some(query)) = (&report.rule, &report.query) else {
-            continue;
-        };
-        match crate::eval::run::compile_rule(&report.path, rule, query) {
-            Ok(compiled) => rules.push(compiled),
-            Err(e) => problems.push((report.path.clone(), e.0)),
+    for outcome in compiled {
+        match outcome {
+            Ok(rule) => rules.push(rule),
+            Err(problem) => problems.push(problem),
         }
     }
     (rules, problems)
@@ -678,8 +707,10 @@ pub fn run_batch_with(
     options: &Options<'_>,
 ) -> Vec<RuleReport> {
     let (docs, unreadable) = collect(inputs);
+    // Documents are independent, so they are processed on every core; an indexed parallel
+    // collect keeps the reports in input order.
     let mut reports: Vec<RuleReport> = docs
-        .iter()
+        .par_iter()
         .map(|d| process_with(d, targets, keep_outputs, options))
         .collect();
     for u in unreadable {

@@ -936,7 +936,9 @@ fn evaluate(
     quiet: bool,
     color: bool,
 ) -> std::io::Result<bool> {
-    let reports = driver::run_batch(specs, &[Target::Eql], false);
+    // The front end alone: evaluating needs the IR, not the canonical EQL target (whose
+    // print-and-reparse check would double the parsing).
+    let reports = driver::run_batch(specs, &[], false);
     let mut failed = report_failures(&reports, color);
     let (rules, problems) = driver::evaluable_rules(&reports);
     for (path, why) in &problems {

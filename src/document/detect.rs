@@ -37,15 +37,21 @@ pub fn detect_format(text: &str, file_name: &str) -> Option<DocumentFormat> {
         }
     };
     for line in text.lines() {
-        let line = line.trim();
-        if is_rule_table_header(line) {
-            add(DocumentFormat::Toml);
-        } else if starts_with_ignore_case(line, "**Rule type**:") {
-            add(DocumentFormat::Markdown);
-        } else if starts_with_ignore_case(line, "*Rule type*:") {
-            add(DocumentFormat::Asciidoc);
-        } else if starts_with_ignore_case(line, "Rule type:") {
-            add(DocumentFormat::FlatText);
+        let line = line.trim_start();
+        // Every marker has its own first character, so most lines are settled by one byte
+        // (every document is scanned whole, and whole documents are long).
+        match line.as_bytes().first() {
+            Some(b'[') if is_rule_table_header(line.trim_end()) => add(DocumentFormat::Toml),
+            Some(b'*') if starts_with_ignore_case(line, "**Rule type**:") => {
+                add(DocumentFormat::Markdown)
+            }
+            Some(b'*') if starts_with_ignore_case(line, "*Rule type*:") => {
+                add(DocumentFormat::Asciidoc)
+            }
+            Some(b'R' | b'r') if starts_with_ignore_case(line, "Rule type:") => {
+                add(DocumentFormat::FlatText)
+            }
+            _ => {}
         }
     }
     let by_extension = extension_format(file_name);
