@@ -593,7 +593,7 @@ struct Parts {
 enum PartSearch {
     /// From the value's start only, stepped by hand: the library's overlapping iterators
     /// do not search anchored, and stepping stops at the first byte no text continues with.
-    Anchored(aho_corasick::dfa::DFA),
+    Anchored(Box<aho_corasick::dfa::DFA>),
     Anywhere(AhoCorasick),
 }
 
@@ -606,13 +606,13 @@ impl Parts {
         let patterns = texts.iter().map(|(text, _)| text);
         // Values are short and searched often: the fastest automaton, built once.
         let search = if anchored {
-            PartSearch::Anchored(
+            PartSearch::Anchored(Box::new(
                 aho_corasick::dfa::DFA::builder()
                     .match_kind(MatchKind::Standard)
                     .start_kind(aho_corasick::StartKind::Anchored)
                     .build(patterns)
                     .ok()?,
-            )
+            ))
         } else {
             PartSearch::Anywhere(
                 AhoCorasickBuilder::new()
