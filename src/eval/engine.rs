@@ -328,16 +328,24 @@ struct ScanCost {
 
 /// Decides, block by block, whether the raw-text prefilter runs ([`RawScan::Adaptive`]):
 /// whichever way examined a line faster when last measured. The way not taken is tried
-/// again every [`PROBE_EVERY`]th block, as the events may have changed.
+/// again now and then, as the events may have changed: after [`PROBE_EVERY`] blocks, and
+/// twice as long after each probe that changed nothing.
 struct ScanPolicy {
     mode: RawScan,
     /// Time per line with the scan and without, as last measured.
     with_scan: Option<f64>,
     without: Option<f64>,
-    blocks: u32,
+    /// Blocks between probes, and blocks since the last.
+    interval: u32,
+    since_probe: u32,
+    /// The last block was a probe, taken while the scan was (not) the faster way.
+    probed: Option<bool>,
 }
 
 const PROBE_EVERY: u32 = 16;
+
+/// Probes are at least this rare once they keep confirming the choice.
+const PROBE_AT_MOST_EVERY: u32 = 256;
 
 impl ScanPolicy {
     fn new(mode: RawScan) -> ScanPolicy {
@@ -345,22 +353,31 @@ impl ScanPolicy {
             mode,
             with_scan: None,
             without: None,
-            blocks: 0,
+            interval: PROBE_EVERY,
+            since_probe: 0,
+            probed: None,
         }
+    }
+
+    /// Whether the scan is the faster way, once both are measured.
+    fn scan_is_faster(&self) -> Option<bool> {
+        Some(self.with_scan? <= self.without?)
     }
 
     /// Whether the next block is scanned.
     fn next(&mut self) -> bool {
-        self.blocks += 1;
+        self.probed = None;
         match self.mode {
             RawScan::Always => true,
             RawScan::Never => false,
-            RawScan::Adaptive => match (self.with_scan, self.without) {
+            RawScan::Adaptive => match (self.with_scan, self.scan_is_faster()) {
                 (None, _) => true,
                 (Some(_), None) => false,
-                (Some(with_scan), Some(without)) => {
-                    let faster = with_scan <= without;
-                    if self.blocks.is_multiple_of(PROBE_EVERY) {
+                (_, Some(faster)) => {
+                    self.since_probe += 1;
+                    if self.since_probe >= self.interval {
+                        self.since_probe = 0;
+                        self.probed = Some(faster);
                         !faster
                     } else {
                         faster
@@ -381,6 +398,13 @@ impl ScanPolicy {
             self.with_scan = per_line;
         } else {
             self.without = per_line;
+        }
+        if let Some(before) = self.probed {
+            self.interval = if self.scan_is_faster() == Some(before) {
+                (self.interval * 2).min(PROBE_AT_MOST_EVERY)
+            } else {
+                PROBE_EVERY
+            };
         }
     }
 }
@@ -508,9 +532,12 @@ impl Engine {
             options.raw_scan
         });
         let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+        // Examined blocks go back to the reader to be filled again: a fresh 4 MB buffer per
+        // block costs its page faults every time.
+        let (spare_sender, spare_receiver) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|scope| {
             // Reading overlaps with matching: one block is read while the last is examined.
-            scope.spawn(move || read_blocks(input, sender));
+            scope.spawn(move || read_blocks(input, sender, spare_receiver));
             let mut bytes = 0u64;
             let mut first_line = 1u64;
             let mut examined: Option<Vec<ShareResult>> = None;
@@ -536,6 +563,8 @@ impl Engine {
                     lines: next.iter().map(|share| share.lines).sum(),
                 });
                 examined = Some(next);
+                // The reader may have finished; then the buffer is simply dropped.
+                let _ = spare_sender.send(block);
                 observer.progress(bytes, state.summary.events);
             }
             if let Some(results) = examined.take() {
@@ -757,7 +786,11 @@ fn gather(
 }
 
 /// Read `input` in blocks that end at a line break (gzip is recognised by its magic bytes).
-fn read_blocks(input: impl Read, sender: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+fn read_blocks(
+    input: impl Read,
+    sender: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+) {
     let mut input = std::io::BufReader::with_capacity(1 << 16, input);
     let mut carry: Vec<u8> = Vec::new();
     let gzip = match std::io::BufRead::fill_buf(&mut input) {
@@ -773,7 +806,14 @@ fn read_blocks(input: impl Read, sender: std::sync::mpsc::SyncSender<std::io::Re
         Box::new(input)
     };
     loop {
-        let mut block = std::mem::take(&mut carry);
+        let mut block = match spare.try_recv() {
+            Ok(mut reused) => {
+                reused.clear();
+                reused.append(&mut carry);
+                reused
+            }
+            Err(_) => std::mem::take(&mut carry),
+        };
         let wanted = BLOCK_BYTES.saturating_sub(block.len()).max(1 << 16);
         block.reserve(wanted);
         // `take` + `read_to_end` fills spare capacity without zeroing it first.
@@ -1233,6 +1273,47 @@ not json
         );
         // The sequence on `y` has a `c` between its stages; samples come out at the end.
         assert_eq!(seen.alerts, ["1:1,4", "0:1,4", "0:2,5"]);
+    }
+
+    #[test]
+    fn the_raw_scan_runs_while_it_pays_and_is_probed_ever_less_often() {
+        let mut policy = ScanPolicy::new(RawScan::Adaptive);
+        let mut scanned = Vec::new();
+        for block in 0..300 {
+            let scan = policy.next();
+            if scan {
+                scanned.push(block);
+            }
+            // Scanning costs 3 µs a line and not scanning 2 µs, until the events change
+            // at block 100 and scanning costs 1 µs.
+            let micros = match (scan, block < 100) {
+                (false, _) => 2,
+                (true, true) => 3,
+                (true, false) => 1,
+            };
+            policy.record(&ScanCost {
+                scanned: scan,
+                time: Duration::from_micros(micros * 10_000),
+                lines: 10_000,
+            });
+        }
+        let probes_then_scans: Vec<usize> = (114..300)
+            .filter(|b| ![129, 161, 225].contains(b))
+            .collect();
+        assert_eq!(
+            scanned[..4],
+            [0, 17, 49, 113],
+            "probes at 16, 32, 64 blocks"
+        );
+        assert_eq!(
+            scanned[4..],
+            probes_then_scans[..],
+            "once scanning pays it runs, probed without it after 16, 32, 64 blocks"
+        );
+        for mode in [RawScan::Always, RawScan::Never] {
+            let mut fixed = ScanPolicy::new(mode);
+            assert!((0..40).all(|_| fixed.next() == (mode == RawScan::Always)));
+        }
     }
 
     #[test]

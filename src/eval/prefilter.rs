@@ -357,17 +357,21 @@ impl Admission {
                 admission.always.push(i as u32);
             }
             for clause in own {
+                // A condition with one clause needs no count: any of its keys admits it.
+                let numbered = if own.len() == 1 { ONLY_CLAUSE } else { clauses };
                 for item in clause {
                     let id = key_of(item);
                     if admission.admits.len() <= id {
                         admission.admits.resize(id + 1, Vec::new());
                     }
                     let admits = &mut admission.admits[id];
-                    if admits.last() != Some(&(i as u32, clauses)) {
-                        admits.push((i as u32, clauses));
+                    if admits.last() != Some(&(i as u32, numbered)) {
+                        admits.push((i as u32, numbered));
                     }
                 }
-                clauses += 1;
+                if own.len() > 1 {
+                    clauses += 1;
+                }
             }
         }
         admission.clauses = clauses as usize;
@@ -401,10 +405,15 @@ impl Admission {
     }
 
     /// Key `key` is on the line: conditions whose last missing clause it satisfies join
-    /// `candidates`.
+    /// `candidates` (a condition with one clause possibly more than once: see
+    /// [`Admission::end`]).
     fn admit(&self, counts: &mut Counts, key: usize, candidates: &mut Vec<u32>) {
         let stamp = counts.stamp;
         for &(condition, clause) in &self.admits[key] {
+            if clause == ONLY_CLAUSE {
+                candidates.push(condition);
+                continue;
+            }
             let seen = &mut counts.clause_stamps[clause as usize];
             if *seen == stamp {
                 continue;
@@ -421,6 +430,18 @@ impl Admission {
         }
     }
 }
+
+impl Admission {
+    /// End a line: `candidates` sorted, each once; whether there is any.
+    fn end(candidates: &mut Vec<u32>) -> bool {
+        candidates.sort_unstable();
+        candidates.dedup();
+        !candidates.is_empty()
+    }
+}
+
+/// The clause number of a condition's only clause, which is not counted.
+const ONLY_CLAUSE: u32 = u32::MAX;
 
 /// Per-line counts of satisfied clauses, reused from line to line.
 #[derive(Debug, Clone, Default)]
@@ -551,8 +572,7 @@ impl Prefilter {
                     .admit(&mut cursor.counts, pattern as usize, candidates);
             }
         }
-        candidates.sort_unstable();
-        !candidates.is_empty()
+        Admission::end(candidates)
     }
 }
 
@@ -798,8 +818,7 @@ impl FieldIndex {
                 parts.search(reversed, &mut admit);
             }
         }
-        candidates.sort_unstable();
-        !candidates.is_empty()
+        Admission::end(candidates)
     }
 }
 
