@@ -20,10 +20,11 @@ use rayon::prelude::*;
 use super::document::{Document, FieldRef, FieldValue, JsonDocument};
 use super::extract::{DecodedEvent, FieldTrie};
 use super::prefilter::{
-    requirement, Counts, FieldIndex, IndexScratch, Prefilter, Requirement, ScanCursor,
+    requirement, CategoryIndex, Counts, IndexScratch, Prefilter, Requirement, ScanCursor,
 };
 use super::run::{CompiledRule, RuleKind};
 use super::sequence::{key_values, CompiledStage, JoinKey, StageHits};
+use crate::ir::Category;
 
 /// Where event fields are.
 #[derive(Debug, Clone)]
@@ -299,7 +300,7 @@ impl Reorder {
 struct Plan {
     units: Vec<Unit>,
     prefilter: Prefilter,
-    index: FieldIndex,
+    index: CategoryIndex,
     trie: FieldTrie,
     category: FieldRef,
     timestamp: FieldRef,
@@ -477,6 +478,14 @@ impl Engine {
                 }
             })
             .collect();
+        let unit_categories: Vec<Option<&str>> = units
+            .iter()
+            .map(|u| match &u.stage.category {
+                Category::Any => None,
+                Category::Named(name) => Some(name.as_str()),
+            })
+            .collect();
+        let index = CategoryIndex::new(&requirements, &unit_categories);
         let category = FieldRef::new(&options.fields.category);
         let timestamp = FieldRef::new(&options.fields.timestamp);
         let tiebreaker = options.fields.tiebreaker.as_deref().map(FieldRef::new);
@@ -489,7 +498,7 @@ impl Engine {
         Engine {
             plan: Plan {
                 prefilter: Prefilter::new(&requirements),
-                index: FieldIndex::new(&requirements),
+                index,
                 trie: FieldTrie::new(&fields),
                 units,
                 category,
@@ -665,10 +674,8 @@ impl Plan {
                     Ok(()) => {
                         let view = decoded.view();
                         // Exact about fields, so usually far fewer than the raw scan's.
-                        if plan
-                            .index
-                            .candidates(&view, &mut counts, &mut scratch, &mut candidates)
-                        {
+                        let index = plan.index.for_event(&view.field_values(&plan.category));
+                        if index.candidates(&view, &mut counts, &mut scratch, &mut candidates) {
                             Ok(plan.test(&view, &candidates))
                         } else {
                             Ok(None)

@@ -11,6 +11,7 @@
 //! any comparison the evaluator makes.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rayon::prelude::*;
 
 use super::condition::{Condition, FieldTest};
 use super::document::{date_millis, FieldRef, FieldValue};
@@ -822,6 +823,68 @@ impl FieldIndex {
     }
 }
 
+/// One [`FieldIndex`] per event category: an event meets only the keys of conditions for
+/// its category (or for any), so a file event spends nothing on the many process rules'
+/// keys on fields it shares with process events.
+#[derive(Debug, Clone)]
+pub struct CategoryIndex {
+    /// Conditions for one named category, and those for any: by category.
+    named: foldhash::HashMap<String, FieldIndex>,
+    /// Conditions for any category: for events with no category a condition names.
+    any: FieldIndex,
+    /// Every condition: for events with several categories.
+    all: FieldIndex,
+}
+
+impl CategoryIndex {
+    /// An index over `requirements`, each of a condition for `categories[i]` (`None`: any).
+    pub fn new(requirements: &[Requirement], categories: &[Option<&str>]) -> CategoryIndex {
+        let impossible = Requirement {
+            clauses: Vec::new(),
+            keys: vec![Vec::new()],
+        };
+        let only = |category: Option<&str>| -> Vec<Requirement> {
+            requirements
+                .iter()
+                .zip(categories)
+                .map(|(r, c)| match c {
+                    Some(_) if c != &category => impossible.clone(),
+                    _ => r.clone(),
+                })
+                .collect()
+        };
+        let mut names: Vec<&str> = categories.iter().flatten().copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        let (named, (any, all)) = rayon::join(
+            || {
+                names
+                    .par_iter()
+                    .map(|&name| (name.to_string(), FieldIndex::new(&only(Some(name)))))
+                    .collect()
+            },
+            || {
+                rayon::join(
+                    || FieldIndex::new(&only(None)),
+                    || FieldIndex::new(requirements),
+                )
+            },
+        );
+        CategoryIndex { named, any, all }
+    }
+
+    /// The index for an event with these category values.
+    pub fn for_event(&self, categories: &[FieldValue<'_>]) -> &FieldIndex {
+        match categories {
+            [] => &self.any,
+            [FieldValue::Text(name)] => self.named.get(*name).unwrap_or(&self.any),
+            // A category that is not text is no category a condition names.
+            [_] => &self.any,
+            _ => &self.all,
+        }
+    }
+}
+
 static ESCAPED_U: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
 static ESCAPED_SLASH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
@@ -1056,5 +1119,61 @@ mod tests {
             "a value too short for the raw scan is still a whole-value key"
         );
         assert_eq!(candidates_of(r#"{"process": {"name": "bash"}}"#), [4]);
+    }
+
+    #[test]
+    fn an_event_meets_only_the_keys_of_its_category() {
+        use crate::eval::document::Document;
+        use crate::eval::extract::{DecodedEvent, FieldTrie};
+        let present = |name: &str| Requirement {
+            clauses: Vec::new(),
+            keys: vec![vec![FieldKey {
+                field: FieldRef::new(name),
+                place: Place::Present,
+                text: String::new(),
+            }]],
+        };
+        let index = CategoryIndex::new(
+            &[present("a"), present("a"), present("a"), present("b")],
+            &[Some("process"), Some("file"), None, Some("process")],
+        );
+        let fields = [FieldRef::new("a"), FieldRef::new("event.category")];
+        let trie = FieldTrie::new(&fields);
+        let arena = bumpalo::Bump::new();
+        let candidates_of = |line: &str| {
+            let mut event = DecodedEvent::new();
+            trie.decode(line, &arena, &mut event).expect("decodes");
+            let view = event.view();
+            let (mut counts, mut scratch, mut found) = Default::default();
+            index.for_event(&view.field_values(&fields[1])).candidates(
+                &view,
+                &mut counts,
+                &mut scratch,
+                &mut found,
+            );
+            found
+        };
+        assert_eq!(
+            candidates_of(r#"{"a": 1, "event": {"category": "file"}}"#),
+            [1, 2]
+        );
+        assert_eq!(
+            candidates_of(r#"{"a": 1, "event": {"category": ["process"]}}"#),
+            [0, 2]
+        );
+        assert_eq!(
+            candidates_of(r#"{"a": 1}"#),
+            [2],
+            "no category: conditions for any"
+        );
+        assert_eq!(
+            candidates_of(r#"{"a": 1, "event": {"category": "dns"}}"#),
+            [2]
+        );
+        assert_eq!(
+            candidates_of(r#"{"a": 1, "event": {"category": ["process", "file"]}}"#),
+            [0, 1, 2],
+            "several categories: every condition"
+        );
     }
 }
