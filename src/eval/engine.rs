@@ -469,7 +469,7 @@ impl Engine {
             }
         }
         let requirements: Vec<Requirement> = units
-            .iter()
+            .par_iter()
             .map(|u| {
                 if options.reference {
                     Requirement::anything()
@@ -485,7 +485,11 @@ impl Engine {
                 Category::Named(name) => Some(name.as_str()),
             })
             .collect();
-        let index = CategoryIndex::new(&requirements, &unit_categories);
+        // Both are built once per run, and independent: on two cores at once.
+        let (prefilter, index) = rayon::join(
+            || Prefilter::new(&requirements),
+            || CategoryIndex::new(&requirements, &unit_categories),
+        );
         let category = FieldRef::new(&options.fields.category);
         let timestamp = FieldRef::new(&options.fields.timestamp);
         let tiebreaker = options.fields.tiebreaker.as_deref().map(FieldRef::new);
@@ -497,7 +501,7 @@ impl Engine {
         }
         Engine {
             plan: Plan {
-                prefilter: Prefilter::new(&requirements),
+                prefilter,
                 index,
                 trie: FieldTrie::new(&fields),
                 units,

@@ -115,7 +115,7 @@ fn select(clauses: Option<Vec<Clause>>) -> Vec<Vec<FieldKey>> {
     let mut clauses = clauses.unwrap_or_default();
     // The most selective clauses first: not from common-value fields, then longest weakest
     // needle. A few are enough, and each costs bookkeeping per line.
-    clauses.sort_by_key(|c| (c.common, std::cmp::Reverse(c.weakest())));
+    clauses.sort_by_cached_key(|c| (c.common, std::cmp::Reverse(c.weakest())));
     clauses.truncate(MAX_CLAUSES);
     // A common-value clause next to a selective one excludes almost nothing more, while its
     // needles hit nearly every line and cost bookkeeping on each.
