@@ -608,6 +608,12 @@ struct FieldKeys {
 struct Parts {
     search: PartSearch,
     keys: Vec<u32>,
+    /// For an anchored search, the bytes some text begins with: a value beginning with any
+    /// other byte has none of the texts, and is not searched (a cache miss in the automaton
+    /// saved, most of the time).
+    first_bytes: [bool; 256],
+    /// The shortest text's length: a shorter value has none.
+    shortest: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -624,6 +630,13 @@ impl Parts {
         if texts.is_empty() {
             return Some(None);
         }
+        let mut first_bytes = [!anchored; 256];
+        for (text, _) in &texts {
+            if let Some(&first) = text.as_bytes().first() {
+                first_bytes[usize::from(first)] = true;
+            }
+        }
+        let shortest = texts.iter().map(|(text, _)| text.len()).min().unwrap_or(0);
         let patterns = texts.iter().map(|(text, _)| text);
         // Values are short and searched often: the fastest automaton, built once.
         let search = if anchored {
@@ -646,11 +659,18 @@ impl Parts {
         Some(Some(Parts {
             search,
             keys: texts.into_iter().map(|(_, key)| key).collect(),
+            first_bytes,
+            shortest,
         }))
     }
 
     /// The keys of the texts in `value` (at its start when anchored).
     fn search(&self, value: &[u8], mut found: impl FnMut(u32)) {
+        match value.first() {
+            Some(&first)
+                if self.first_bytes[usize::from(first)] && value.len() >= self.shortest => {}
+            _ => return,
+        }
         match &self.search {
             PartSearch::Anchored(dfa) => {
                 use aho_corasick::automaton::Automaton;
