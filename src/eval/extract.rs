@@ -14,148 +14,54 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use super::document::{Document, FieldRef, FieldValue};
 
 /// The fields to keep, as a tree of name segments.
-///
-/// Every key of every event is looked up here, so the tree is flat: all edges live in one
-/// table, grouped by parent and, within a parent, by key length; a per-node index by length
-/// narrows a lookup to the few edges of the key's length, which are told apart by their
-/// first eight bytes in one comparison (no hashing, no pointer chasing per key).
 #[derive(Debug, Clone)]
 pub struct FieldTrie {
     nodes: Vec<Node>,
-    edges: Vec<Edge>,
-    /// Per node, `lens + 1` edge offsets from `Node::by_len`: the edges of key length `l`
-    /// are `by_len[b + l]..by_len[b + l + 1]`.
-    by_len: Vec<u32>,
-    /// The bytes of each edge's key past its first eight.
-    tails: Vec<u8>,
-    /// One more than the largest slot kept (the size of a per-slot index).
-    slot_count: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct Node {
-    by_len: u32,
-    /// One more than the longest key of an edge out of this node; 0 if there is none.
-    lens: u32,
+    // Every key of every event is looked up here: foldhash is several times faster than the
+    // default SipHash on short keys, and keys come from trusted rules, not from events.
+    children: foldhash::HashMap<Box<str>, u32>,
     slot: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Edge {
-    /// The key's first eight bytes, zero-padded (keys of one length compare equal here
-    /// exactly when their first eight bytes do).
-    head: u64,
-    /// Where the key's bytes past the eighth start in `tails`.
-    tail: u32,
-    child: u32,
 }
 
 const ROOT: u32 = 0;
 
-fn head(key: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = key.len().min(8);
-    bytes[..n].copy_from_slice(&key[..n]);
-    u64::from_le_bytes(bytes)
-}
-
 impl FieldTrie {
     /// A trie of `fields`.
     pub fn new<'f>(fields: impl IntoIterator<Item = &'f FieldRef>) -> FieldTrie {
-        // Built as a tree of sorted maps, then flattened.
-        let mut children: Vec<std::collections::BTreeMap<(usize, Box<str>), u32>> =
-            vec![Default::default()];
-        let mut slots: Vec<Option<u32>> = vec![None];
+        let mut trie = FieldTrie {
+            nodes: vec![Node::default()],
+        };
         for field in fields {
             let mut node = ROOT as usize;
             for segment in field.name().split('.') {
-                let next = children.len() as u32;
-                let child = *children[node]
-                    .entry((segment.len(), segment.into()))
+                let next = trie.nodes.len() as u32;
+                let child = *trie.nodes[node]
+                    .children
+                    .entry(segment.into())
                     .or_insert(next);
                 if child == next {
-                    children.push(Default::default());
-                    slots.push(None);
+                    trie.nodes.push(Node::default());
                 }
                 node = child as usize;
             }
-            slots[node] = Some(field.slot() as u32);
-        }
-        let mut trie = FieldTrie {
-            nodes: Vec::with_capacity(children.len()),
-            edges: Vec::new(),
-            by_len: Vec::new(),
-            tails: Vec::new(),
-            slot_count: slots
-                .iter()
-                .flatten()
-                .map(|&s| s as usize + 1)
-                .max()
-                .unwrap_or(0),
-        };
-        for (map, slot) in children.iter().zip(slots) {
-            let lens = map.keys().map(|(len, _)| len + 1).max().unwrap_or(0);
-            let by_len = trie.by_len.len() as u32;
-            let mut keys = map.iter().peekable();
-            for len in 0..=lens {
-                trie.by_len.push(trie.edges.len() as u32);
-                while let Some(((_, key), &child)) = keys.next_if(|((l, _), _)| *l == len) {
-                    let key = key.as_bytes();
-                    trie.edges.push(Edge {
-                        head: head(key),
-                        tail: trie.tails.len() as u32,
-                        child,
-                    });
-                    trie.tails
-                        .extend_from_slice(key.get(8..).unwrap_or_default());
-                }
-            }
-            trie.nodes.push(Node {
-                by_len,
-                lens: lens as u32,
-                slot,
-            });
+            trie.nodes[node].slot = Some(field.slot() as u32);
         }
         trie
     }
 
-    /// The child of `node` whose key is one segment `key`.
-    #[inline]
-    fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
-        let node = &self.nodes[node as usize];
-        let len = key.len();
-        if len >= node.lens as usize {
-            return None;
-        }
-        let at = node.by_len as usize + len;
-        let (lo, hi) = (self.by_len[at] as usize, self.by_len[at + 1] as usize);
-        if lo == hi {
-            return None;
-        }
-        let head = head(key);
-        self.edges[lo..hi]
-            .iter()
-            .find(|e| {
-                e.head == head
-                    && (len <= 8 || {
-                        let tail = e.tail as usize;
-                        self.tails[tail..tail + len - 8] == key[8..]
-                    })
-            })
-            .map(|e| e.child)
-    }
-
     /// The node a (possibly dotted) key leads to from `node`.
     fn step(&self, node: u32, key: &str) -> Option<u32> {
-        // No edge's key has a dot, so a hit is a one-segment key: most keys, found without
-        // scanning for dots first.
-        let found = self.child(node, key.as_bytes());
-        if found.is_some() || memchr::memchr(b'.', key.as_bytes()).is_none() {
-            return found;
+        // Most keys are one segment: one lookup, no splitting.
+        if memchr::memchr(b'.', key.as_bytes()).is_none() {
+            return self.nodes[node as usize].children.get(key).copied();
         }
         let mut at = node;
         for segment in key.split('.') {
-            at = self.child(at, segment.as_bytes())?;
+            at = *self.nodes[at as usize].children.get(segment)?;
         }
         Some(at)
     }
@@ -168,7 +74,9 @@ impl FieldTrie {
         arena: &'l Bump,
         event: &mut DecodedEvent<'l>,
     ) -> Result<(), serde_json::Error> {
-        event.begin(self.slot_count);
+        event.entries.clear();
+        event.slots.clear();
+        event.values.clear();
         let mut deserializer = serde_json::Deserializer::from_str(line);
         let result = RootSeed {
             trie: self,
@@ -180,34 +88,25 @@ impl FieldTrie {
             event.entries.clear();
             return Err(e);
         }
-        event.finish();
+        // Stable, so a field's values keep their order in the event.
+        event.entries.sort_by_key(|&(slot, _)| slot);
+        event
+            .slots
+            .extend(event.entries.iter().map(|&(slot, _)| slot));
+        event
+            .values
+            .extend(event.entries.iter().map(|&(_, value)| value));
         Ok(())
     }
-}
-
-/// Where one slot's values are in a decoded event; current only if `stamp` is the event's.
-#[derive(Debug, Clone, Copy, Default)]
-struct SlotRange {
-    stamp: u32,
-    start: u32,
-    end: u32,
 }
 
 /// The needed fields of one event line, by slot; its buffers are reused across the lines
 /// of one share.
 #[derive(Debug, Default)]
 pub struct DecodedEvent<'l> {
-    /// The kept values in event order, as decoded.
     entries: Vec<(u32, FieldValue<'l>)>,
-    /// The same, ordered by slot (stably).
     slots: Vec<u32>,
     values: Vec<FieldValue<'l>>,
-    /// By slot, where its values are: a lookup without searching. Stamped rather than
-    /// cleared, so starting an event costs nothing per slot.
-    index: Vec<SlotRange>,
-    stamp: u32,
-    /// The slots present, to order them.
-    present: Vec<u32>,
 }
 
 impl<'l> DecodedEvent<'l> {
@@ -221,63 +120,6 @@ impl<'l> DecodedEvent<'l> {
         EventView {
             slots: &self.slots,
             values: &self.values,
-            index: &self.index,
-            stamp: self.stamp,
-        }
-    }
-
-    /// Forget the last event (the view is empty until `finish`).
-    fn begin(&mut self, slot_count: usize) {
-        self.entries.clear();
-        self.slots.clear();
-        self.values.clear();
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            // Wrapped: old stamps could come back to life.
-            self.index.fill(SlotRange::default());
-            self.stamp = 1;
-        }
-        if self.index.len() < slot_count {
-            self.index.resize(slot_count, SlotRange::default());
-        }
-    }
-
-    /// Order the entries by slot (a counting sort: stable, and cheaper than moving the
-    /// entries through a comparison sort) and index them.
-    fn finish(&mut self) {
-        let stamp = self.stamp;
-        self.present.clear();
-        for &(slot, _) in &self.entries {
-            let range = &mut self.index[slot as usize];
-            if range.stamp != stamp {
-                *range = SlotRange {
-                    stamp,
-                    start: 0,
-                    end: 0,
-                };
-                self.present.push(slot);
-            }
-            range.end += 1;
-        }
-        self.present.sort_unstable();
-        let mut at = 0;
-        for &slot in &self.present {
-            let range = &mut self.index[slot as usize];
-            let count = range.end;
-            // `end` is the fill cursor until the scatter below is done.
-            range.start = at;
-            range.end = at;
-            at += count;
-        }
-        self.slots.resize(self.entries.len(), 0);
-        self.values
-            .resize(self.entries.len(), FieldValue::Bool(false));
-        for &(slot, value) in &self.entries {
-            let range = &mut self.index[slot as usize];
-            let i = range.end as usize;
-            self.slots[i] = slot;
-            self.values[i] = value;
-            range.end += 1;
         }
     }
 }
@@ -287,8 +129,6 @@ impl<'l> DecodedEvent<'l> {
 pub struct EventView<'a> {
     slots: &'a [u32],
     values: &'a [FieldValue<'a>],
-    index: &'a [SlotRange],
-    stamp: u32,
 }
 
 impl<'a> EventView<'a> {
@@ -300,12 +140,10 @@ impl<'a> EventView<'a> {
 
 impl Document for EventView<'_> {
     fn field_values(&self, field: &FieldRef) -> Cow<'_, [FieldValue<'_>]> {
-        match self.index.get(field.slot()) {
-            Some(range) if range.stamp == self.stamp => {
-                Cow::Borrowed(&self.values[range.start as usize..range.end as usize])
-            }
-            _ => Cow::Borrowed(&[]),
-        }
+        let slot = field.slot() as u32;
+        let start = self.slots.partition_point(|&s| s < slot);
+        let end = start + self.slots[start..].partition_point(|&s| s == slot);
+        Cow::Borrowed(&self.values[start..end])
     }
 }
 
