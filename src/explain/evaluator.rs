@@ -1,13 +1,13 @@
 //! What the native evaluator compiles a rule to, in words: per condition the matcher chosen
 //! (set lookup, wildcard shape, typed date/ip test, script-like computed condition), sequence
-//! and sample stages with their join keys, and the literal requirement the engine indexes each
+//! and sample stages with their join keys, and the keys the engine's field index selects each
 //! condition by (see [`crate::eval::prefilter`]).
 
 use std::fmt::Write as _;
 
 use super::paint::Paint;
 use crate::eval::condition::{ip_text, Condition, DateResolution, DateSpan, FieldTest};
-use crate::eval::prefilter::requirement;
+use crate::eval::prefilter::{requirement, FieldKey, Place};
 use crate::eval::run::{CompiledRule, RuleKind};
 use crate::eval::sequence::CompiledStage;
 use crate::eval::Wildcard;
@@ -362,7 +362,7 @@ fn index_keys(category: &Category, condition: &Condition, paint: Paint) -> Strin
         Category::Any => "any category".to_string(),
         Category::Named(name) => format!("category {name}"),
     };
-    let clauses = requirement(condition).clauses;
+    let clauses = requirement(condition).keys;
     if clauses.is_empty() {
         let every = match category {
             Category::Any => "every event".to_string(),
@@ -373,13 +373,13 @@ fn index_keys(category: &Category, condition: &Condition, paint: Paint) -> Strin
     if clauses.iter().any(Vec::is_empty) {
         return format!("{label} {scope}; the condition can never hold, so no event is tested");
     }
-    format!("{label} {scope}; tested only on events whose text contains (ignoring case):")
+    format!("{label} {scope}; tested only on events where (ignoring case):")
 }
 
-/// One line per clause of the requirement (every clause is required; any one needle of a
-/// clause satisfies it).
+/// One line per clause of the field index's requirement (every clause is required; any one
+/// key of a clause satisfies it).
 fn needle_lines(condition: &Condition) -> Vec<String> {
-    let clauses = requirement(condition).clauses;
+    let clauses = requirement(condition).keys;
     if clauses.iter().any(Vec::is_empty) {
         return Vec::new();
     }
@@ -387,12 +387,7 @@ fn needle_lines(condition: &Condition) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, clause)| {
-            let needles = clause.iter().map(|n| format!("`{n}`"));
-            let text = if clause.len() == 1 {
-                preview(needles)
-            } else {
-                format!("one of {}", preview(needles))
-            };
+            let text = preview_keys(clause);
             if i == 0 {
                 text
             } else {
@@ -400,4 +395,47 @@ fn needle_lines(condition: &Condition) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// A clause's keys in words: `process.name` is "a" or "b", or `x` contains "c".
+fn preview_keys(clause: &[FieldKey]) -> String {
+    // Keys of one field and place read as one phrase with their texts joined by "or".
+    let mut phrases: Vec<(String, Vec<String>)> = Vec::new();
+    for key in clause {
+        let head = match key.place {
+            Place::Present => format!("`{}` has a value", key.field.name()),
+            Place::Whole => format!("`{}` is", key.field.name()),
+            Place::Start => format!("`{}` starts with", key.field.name()),
+            Place::End => format!("`{}` ends with", key.field.name()),
+            Place::Anywhere => format!("`{}` contains", key.field.name()),
+        };
+        let text = (key.place != Place::Present)
+            .then(|| print::literal(&Literal::String(key.text.clone())));
+        match phrases.last_mut() {
+            Some((last, texts)) if *last == head => texts.extend(text),
+            _ => phrases.push((head, text.into_iter().collect())),
+        }
+    }
+    let total = phrases.len();
+    let shown: Vec<String> = phrases
+        .into_iter()
+        .take(LIST_PREVIEW)
+        .map(|(head, texts)| {
+            let shown = texts.len().min(LIST_PREVIEW);
+            let mut words = texts[..shown].join(" or ");
+            if texts.len() > shown {
+                let _ = write!(words, " or … {} more", texts.len() - shown);
+            }
+            if words.is_empty() {
+                head
+            } else {
+                format!("{head} {words}")
+            }
+        })
+        .collect();
+    let mut text = shown.join(", or ");
+    if total > LIST_PREVIEW {
+        let _ = write!(text, ", or … {} more", total - LIST_PREVIEW);
+    }
+    text
 }
