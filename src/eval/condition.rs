@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use ipnet::IpNet;
 
-pub use typed::{ip_text, DateResolution, DateSpan, IpBlock};
+pub use typed::{ip_bits, ip_text, DateResolution, DateSpan, IpBlock};
 
 use super::document::{date_millis, Document, FieldRef, FieldValue};
 use super::wildcard::Wildcard;
@@ -437,12 +437,12 @@ impl FieldTest {
     fn holds(&self, value: &FieldValue<'_>) -> bool {
         match self {
             // Equality of texts, the commonest test, without ordering them.
-            FieldTest::Compare(CompareOp::Eq, Literal::String(t), case) => match value {
+            FieldTest::Compare(CompareOp::Eq, literal @ Literal::String(t), case) => match value {
                 FieldValue::Text(s) => match case {
                     Case::Sensitive => s == t,
                     Case::Insensitive => s.eq_ignore_ascii_case(t),
                 },
-                _ => compare(value, &Literal::String(t.clone()), *case) == Some(Ordering::Equal),
+                _ => compare(value, literal, *case) == Some(Ordering::Equal),
             },
             FieldTest::Compare(op, literal, case) => {
                 compare(value, literal, *case).is_some_and(|ordering| op.holds(ordering))

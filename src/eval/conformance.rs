@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::condition::compile;
+use super::condition::{compile, ip_bits};
 use super::document::{date_millis, Document, FieldValue, JsonDocument};
 use super::sample::SampleMatcher;
 use super::sequence::{
@@ -801,12 +801,7 @@ fn compare_typed_keys(a: &JoinKey, b: &JoinKey, types: &[Option<FieldType>]) -> 
         let ordering = match types.get(j).cloned().flatten() {
             _ if x == NULL_KEY || y == NULL_KEY => compare_key_values(x, y),
             Some(FieldType::Ip) => {
-                let ip = |v: &str| {
-                    join_key_text(v).parse::<IpAddr>().ok().map(|ip| match ip {
-                        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-                        IpAddr::V6(v6) => v6.octets(),
-                    })
-                };
+                let ip = |v: &str| ip_bits(join_key_text(v));
                 match (ip(x), ip(y)) {
                     (Some(p), Some(q)) => p.cmp(&q),
                     _ => compare_key_values(x, y),

@@ -668,7 +668,8 @@ impl Plan {
             let outcome = if plan.reference {
                 match serde_json::from_str::<serde_json::Value>(line) {
                     Ok(json @ serde_json::Value::Object(_)) => {
-                        Ok(plan.test(&JsonDocument(&json), &candidates))
+                        let doc = JsonDocument(&json);
+                        Ok(plan.test(&doc, &doc.field_values(&plan.category), &candidates))
                     }
                     Ok(_) => Err("not a JSON object".to_string()),
                     Err(e) => Err(e.to_string()),
@@ -678,9 +679,10 @@ impl Plan {
                     Ok(()) => {
                         let view = decoded.view();
                         // Exact about fields, so usually far fewer than the raw scan's.
-                        let index = plan.index.for_event(&view.field_values(&plan.category));
+                        let categories = view.field_values(&plan.category);
+                        let index = plan.index.for_event(&categories);
                         if index.candidates(&view, &mut counts, &mut scratch, &mut candidates) {
-                            Ok(plan.test(&view, &candidates))
+                            Ok(plan.test(&view, &categories, &candidates))
                         } else {
                             Ok(None)
                         }
@@ -721,12 +723,17 @@ impl Plan {
     /// Test the candidate units on one event: its time, tiebreaker and hits, if any, and
     /// whether some hit may put the event in an alert (hits of `until` and missing-event
     /// stages only rule matches out, so such an event's text need not be kept).
-    fn test(&self, doc: &dyn Document, candidates: &[u32]) -> Option<Tested> {
-        let categories = doc.field_values(&self.category);
+    /// `categories` are the event's values of the category field.
+    fn test(
+        &self,
+        doc: &dyn Document,
+        categories: &[FieldValue<'_>],
+        candidates: &[u32],
+    ) -> Option<Tested> {
         let mut hits = Vec::new();
         let mut shown = false;
         for unit in candidates.iter().map(|&u| &self.units[u as usize]) {
-            if !unit.stage.applies(doc, &categories) {
+            if !unit.stage.applies(doc, categories) {
                 continue;
             }
             shown |= match unit.role {

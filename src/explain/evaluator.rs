@@ -225,11 +225,16 @@ fn case_word(case: Case) -> &'static str {
 
 /// A list of items, cut after [`LIST_PREVIEW`] with a count of the rest.
 fn preview(items: impl IntoIterator<Item = String>) -> String {
+    preview_joined(items, ", ")
+}
+
+/// [`preview`] with the items joined by `separator`.
+fn preview_joined(items: impl IntoIterator<Item = String>, separator: &str) -> String {
     let items: Vec<String> = items.into_iter().collect();
     let shown = items.len().min(LIST_PREVIEW);
-    let mut text = items[..shown].join(", ");
+    let mut text = items[..shown].join(separator);
     if items.len() > shown {
-        let _ = write!(text, ", … {} more", items.len() - shown);
+        let _ = write!(text, "{separator}… {} more", items.len() - shown);
     }
     text
 }
@@ -416,26 +421,12 @@ fn preview_keys(clause: &[FieldKey]) -> String {
             _ => phrases.push((head, text.into_iter().collect())),
         }
     }
-    let total = phrases.len();
-    let shown: Vec<String> = phrases
-        .into_iter()
-        .take(LIST_PREVIEW)
-        .map(|(head, texts)| {
-            let shown = texts.len().min(LIST_PREVIEW);
-            let mut words = texts[..shown].join(" or ");
-            if texts.len() > shown {
-                let _ = write!(words, " or … {} more", texts.len() - shown);
-            }
-            if words.is_empty() {
-                head
-            } else {
-                format!("{head} {words}")
-            }
-        })
-        .collect();
-    let mut text = shown.join(", or ");
-    if total > LIST_PREVIEW {
-        let _ = write!(text, ", or … {} more", total - LIST_PREVIEW);
-    }
-    text
+    let phrases = phrases.into_iter().map(|(head, texts)| {
+        if texts.is_empty() {
+            head
+        } else {
+            format!("{head} {}", preview_joined(texts, " or "))
+        }
+    });
+    preview_joined(phrases, ", or ")
 }

@@ -310,28 +310,10 @@ fn iso_offset(text: &str) -> Option<i64> {
 fn zone_offset_of(text: &str) -> Option<i64> {
     let negative = text.starts_with('-');
     let body = &text[1..];
-    let seconds = if body.len() == 1 && body.as_bytes()[0].is_ascii_digit() {
-        i64::from(body.as_bytes()[0] - b'0') * 3600
-    } else {
-        let b = body.as_bytes();
-        let two = |i: usize| -> Option<i64> {
-            let part = b.get(i..i + 2)?;
-            part.iter()
-                .all(u8::is_ascii_digit)
-                .then(|| i64::from(part[0] - b'0') * 10 + i64::from(part[1] - b'0'))
-        };
-        let (h, m, s) = match b.len() {
-            2 => (two(0)?, 0, 0),
-            4 => (two(0)?, two(2)?, 0),
-            5 if b[2] == b':' => (two(0)?, two(3)?, 0),
-            6 => (two(0)?, two(2)?, two(4)?),
-            8 if b[2] == b':' && b[5] == b':' => (two(0)?, two(3)?, two(6)?),
-            _ => return None,
-        };
-        if m > 59 || s > 59 {
-            return None;
-        }
-        h * 3600 + m * 60 + s
+    // Beyond ISO's forms, Java also takes a single-digit hour.
+    let seconds = match body.as_bytes() {
+        [digit] if digit.is_ascii_digit() => i64::from(digit - b'0') * 3600,
+        _ => iso_offset(body)?,
     };
     if seconds > 18 * 3600 {
         return None;
