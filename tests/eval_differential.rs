@@ -3,7 +3,7 @@
 //! `expected.txt`, compared as multisets.
 //! All 578 agree; the count is a ratchet. Skipped without `../shared`.
 
-use std::path::Path;
+mod common;
 
 use eqlc::driver::compile_query;
 use eqlc::eval::condition::compile;
@@ -28,36 +28,20 @@ const CORRECTED: (&str, &[&str]) = (
     &["21", "27", "33", "37"],
 );
 
-fn expected_lines(fixture: &Path) -> Vec<String> {
-    std::fs::read_to_string(fixture.join("expected.txt"))
-        .expect("expected")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn differential_single_event_rules() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/differential");
-    let Ok(summary) = std::fs::read_to_string(dir.join("SUMMARY.tsv")) else {
-        eprintln!("skipped: ../shared/conformance/differential is not here");
+    let Some(fixtures) = common::differential_fixtures(&["EventQuery", "Sequence"]) else {
         return;
     };
     let mut agreeing = 0;
     let mut problems = Vec::new();
     let mut sequences_agreeing = 0;
     let mut sequence_problems = Vec::new();
-    for line in summary.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [rule_id, status, kind, ..] = cols.as_slice() else {
-            continue;
-        };
-        if *status != "ok" || !matches!(*kind, "EventQuery" | "Sequence") {
-            continue;
-        }
-        let fixture = dir.join(rule_id);
+    for common::Fixture {
+        rule_id,
+        dir: fixture,
+    } in &fixtures
+    {
         let eql = std::fs::read_to_string(fixture.join("query.eql")).expect("query");
         let query = match compile_query(&eql) {
             Ok(q) => q,
@@ -103,7 +87,7 @@ fn differential_single_event_rules() {
                     );
                 }
             }
-            let mut expected = expected_lines(&fixture);
+            let mut expected = common::expected_lines(fixture);
             got.sort();
             expected.sort();
             if got == expected {
@@ -134,8 +118,8 @@ fn differential_single_event_rules() {
                 }
             }
         }
-        let mut expected = expected_lines(&fixture);
-        if *rule_id == CORRECTED.0 && expected.is_empty() {
+        let mut expected = common::expected_lines(fixture);
+        if rule_id == CORRECTED.0 && expected.is_empty() {
             expected = CORRECTED.1.iter().map(|s| s.to_string()).collect();
         }
         got.sort();

@@ -3,7 +3,7 @@
 //! `expected.txt`, compared as multisets (the oracle, Python eql, agrees with Elasticsearch on
 //! these events: one sample per join key, every key field present). Skipped without `../shared`.
 
-use std::path::Path;
+mod common;
 
 use eqlc::driver::compile_query;
 use eqlc::eval::sample::SampleMatcher;
@@ -12,18 +12,15 @@ use eqlc::ir::QueryBody;
 
 #[test]
 fn differential_sample_rules() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/differential");
-    let Ok(summary) = std::fs::read_to_string(dir.join("SUMMARY.tsv")) else {
-        eprintln!("skipped: ../shared/conformance/differential is not here");
+    let Some(fixtures) = common::differential_fixtures(&["Sample"]) else {
         return;
     };
     let mut checked = 0;
-    for line in summary.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [rule_id, "ok", "Sample", ..] = cols.as_slice() else {
-            continue;
-        };
-        let fixture = dir.join(rule_id);
+    for common::Fixture {
+        rule_id,
+        dir: fixture,
+    } in &fixtures
+    {
         let eql = std::fs::read_to_string(fixture.join("query.eql")).expect("query");
         let query = compile_query(&eql).expect("compiles");
         let QueryBody::Sample(sample) = &query.body else {
@@ -51,13 +48,7 @@ fn differential_sample_rules() {
                     .join(",")
             })
             .collect();
-        let mut expected: Vec<String> = std::fs::read_to_string(fixture.join("expected.txt"))
-            .expect("expected")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
+        let mut expected = common::expected_lines(fixture);
         got.sort();
         expected.sort();
         assert_eq!(got, expected, "{rule_id}");

@@ -3,7 +3,7 @@
 //! against the differential fixtures' expectations (`../shared/conformance/differential`),
 //! with each fixture's rule run as `eqlc eval` runs rules. Skipped without `../shared`.
 
-use std::path::Path;
+mod common;
 
 use eqlc::document::bare_eql;
 use eqlc::driver::compile_query;
@@ -43,23 +43,17 @@ fn run(rule: CompiledRule, events: &[u8], reference: bool, raw_scan: RawScan) ->
 
 #[test]
 fn fast_path_equals_reference_path_and_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/differential");
-    let Ok(summary) = std::fs::read_to_string(dir.join("SUMMARY.tsv")) else {
-        eprintln!("skipped: ../shared/conformance/differential is not here");
+    let Some(fixtures) = common::differential_fixtures(&[]) else {
         return;
     };
     let mut compared = 0;
     let mut agreeing = 0;
     let mut differences = Vec::new();
-    for line in summary.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [rule_id, status, ..] = cols.as_slice() else {
-            continue;
-        };
-        if *status != "ok" {
-            continue;
-        }
-        let fixture = dir.join(rule_id);
+    for common::Fixture {
+        rule_id,
+        dir: fixture,
+    } in &fixtures
+    {
         let Ok(eql) = std::fs::read_to_string(fixture.join("query.eql")) else {
             continue;
         };
@@ -83,13 +77,7 @@ fn fast_path_equals_reference_path_and_fixtures() {
                 "{rule_id}: without the raw scan {unscanned:?}, reference {reference:?}"
             ));
         }
-        let mut expected: Vec<String> = std::fs::read_to_string(fixture.join("expected.txt"))
-            .expect("expected")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
+        let mut expected = common::expected_lines(fixture);
         let mut got = fast;
         got.sort();
         expected.sort();
