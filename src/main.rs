@@ -42,6 +42,17 @@ enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// Whether a stream gets colour: `auto` only on a terminal, and never with `NO_COLOR`.
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse rules and print each query as canonical EQL (or its AST / IR as JSON).
@@ -405,13 +416,7 @@ impl InputArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = cli.color.enabled(std::io::stderr().is_terminal());
     let input = match &cli.command {
         Command::Parse { input, .. }
         | Command::Check { input, .. }
@@ -529,15 +534,7 @@ fn main() -> ExitCode {
         | Command::Serve { .. }
         | Command::Explain { .. } => Ok(false),
     };
-    match result {
-        Ok(failed) => ExitCode::from(u8::from(failed)),
-        // The reader went away (`eqlc parse ... | head`): nothing more to say.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("eqlc: {e}");
-            ExitCode::from(2)
-        }
-    }
+    exit_with(result)
 }
 
 /// Print each failed rule's diagnostics in full to stderr; true if any rule failed.
@@ -747,8 +744,14 @@ fn build(args: &BuildArgs, color: bool) -> ExitCode {
 
 /// Exit 0, or report the error and exit 2.
 fn exit_on(result: std::io::Result<()>) -> ExitCode {
+    exit_with(result.map(|()| false))
+}
+
+/// Exit 1 when something failed, 0 otherwise; on an error, report it and exit 2.
+fn exit_with(result: std::io::Result<bool>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(failed) => ExitCode::from(u8::from(failed)),
+        // The reader went away (`eqlc parse ... | head`): nothing more to say.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("eqlc: {e}");
@@ -835,13 +838,8 @@ fn explain(input: &InputArgs, types: &TypeArgs, sigma: &SigmaArgs, color: ColorC
         sigma_taxonomy: sigma.field_mapping != "ecs",
         tables: eqlc::explain::FieldTables::embedded(),
     };
-    let colored = |terminal: bool| match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
-    };
     let paint = eqlc::explain::Paint {
-        color: colored(std::io::stdout().is_terminal()),
+        color: color.enabled(std::io::stdout().is_terminal()),
     };
     let outcomes = eqlc::explain::explain_inputs(&specs, &options);
     let printed = eqlc::explain::print(
@@ -849,16 +847,9 @@ fn explain(input: &InputArgs, types: &TypeArgs, sigma: &SigmaArgs, color: ColorC
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
         paint,
-        colored(std::io::stderr().is_terminal()),
+        color.enabled(std::io::stderr().is_terminal()),
     );
-    match printed {
-        Ok(failed) => ExitCode::from(u8::from(failed)),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("eqlc: {e}");
-            ExitCode::from(2)
-        }
-    }
+    exit_with(printed)
 }
 
 /// How `eqlc eval` prints alerts.
