@@ -72,26 +72,24 @@ pub struct SampleMatcher<T> {
 impl<T: Clone> SampleMatcher<T> {
     /// Compile a sample, with Elasticsearch's default of one sample per join key.
     pub fn new(sample: &Sample) -> Result<SampleMatcher<T>, CompileError> {
-        let stages = sample
+        let (stages, optional): (Vec<CompiledStage>, Vec<Vec<bool>>) = sample
             .stages
             .iter()
             .map(|s| {
                 let mut stage = CompiledStage::new(s, &sample.by)?;
                 // A sample reads null keys itself (`optional`), so every key is read.
-                stage.optional_keys = vec![true; stage.keys.len()];
-                Ok(stage)
+                let optional =
+                    std::mem::replace(&mut stage.optional_keys, vec![true; stage.keys.len()]);
+                Ok((stage, optional))
             })
-            .collect::<Result<Vec<_>, CompileError>>()?;
+            .collect::<Result<Vec<_>, CompileError>>()?
+            .into_iter()
+            .unzip();
         if stages.iter().any(|s| s.missing) {
             return Err(CompileError(
                 "missing-event stages `![...]` are supported only in sequences".into(),
             ));
         }
-        let optional = sample
-            .stages
-            .iter()
-            .map(|s| s.keys(&sample.by).map(|f| f.optional).collect())
-            .collect();
         Ok(SampleMatcher {
             seen: (0..stages.len()).map(|_| StageEvents::default()).collect(),
             stages,
@@ -216,7 +214,7 @@ impl<T: Clone> SampleMatcher<T> {
             && key
                 .iter()
                 .zip(optional)
-                .all(|(value, optional)| *optional || value != NULL_KEY)
+                .all(|(value, optional)| !unconstrained(value, *optional))
     }
 
     /// The keys of the last stage, found stage after stage.
@@ -261,7 +259,7 @@ impl<T: Clone> SampleMatcher<T> {
         let free: Vec<bool> = key
             .iter()
             .zip(optional)
-            .map(|(value, optional)| value == NULL_KEY && !optional)
+            .map(|(value, optional)| unconstrained(value, *optional))
             .collect();
         if !free.contains(&true) {
             return seen
@@ -289,6 +287,12 @@ impl<T: Clone> SampleMatcher<T> {
     }
 }
 
+/// Whether a key value puts no condition on its field: a null of a field that is not optional
+/// (an optional one's null is a `missing_bucket`, a value of its own).
+fn unconstrained(value: &str, optional: bool) -> bool {
+    value == NULL_KEY && !optional
+}
+
 /// Which keys of a stage match the previous stage's keys, as the terms Elasticsearch adds to
 /// the stage's query: one `should` per previous key, a `term` per non-null value, a
 /// `must_not exists` per null of an optional field, nothing for a null of another field.
@@ -305,7 +309,7 @@ struct KeyFilter<'a> {
 impl<'a> KeyFilter<'a> {
     fn new(previous: &'a HashSet<JoinKey>, optional: &'a [bool]) -> KeyFilter<'a> {
         let free = |key: &JoinKey, j: usize| {
-            key[j] == NULL_KEY && !optional.get(j).copied().unwrap_or(false)
+            unconstrained(&key[j], optional.get(j).copied().unwrap_or(false))
         };
         let mut exact = HashSet::new();
         let mut partial = Vec::new();
@@ -335,7 +339,7 @@ impl<'a> KeyFilter<'a> {
             || self.partial.iter().any(|previous| {
                 previous.len() == key.len()
                     && previous.iter().zip(key).enumerate().all(|(j, (p, k))| {
-                        p == k || (p == NULL_KEY && !self.optional.get(j).copied().unwrap_or(false))
+                        p == k || unconstrained(p, self.optional.get(j).copied().unwrap_or(false))
                     })
             })
     }
