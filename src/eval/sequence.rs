@@ -252,7 +252,8 @@ impl<T: Clone> SequenceMatcher<T> {
 
     /// For each position of the sequence (`runs=N` expanded), the index of its distinct stage
     /// in [`SequenceMatcher::stages`].
-    pub fn positions(&self) -> &[usize] {
+    #[cfg(test)]
+    fn positions(&self) -> &[usize] {
         &self.positions
     }
 
@@ -623,7 +624,8 @@ impl<T> SequenceMatcher<T> {
     }
 
     /// How many complete matches wait on trailing missing-event stages.
-    pub fn awaiting(&self) -> usize {
+    #[cfg(test)]
+    fn awaiting(&self) -> usize {
         self.awaiting.len()
     }
 }
