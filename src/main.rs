@@ -320,16 +320,27 @@ struct SigmaArgs {
 impl SigmaArgs {
     /// The user's field mapping file, if one was named.
     fn load(&self) -> Result<Option<FieldMap>, String> {
+        self.parse(self.read()?.as_deref())
+    }
+
+    /// The text of the field mapping file, if one is given.
+    fn read(&self) -> Result<Option<String>, String> {
         match self.field_mapping.as_str() {
             "sigma" | "ecs" => Ok(None),
-            path => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read field mapping {path}: {e}"))?;
-                FieldMap::from_yaml(&text)
-                    .map(Some)
-                    .map_err(|e| format!("field mapping {path}: {e}"))
-            }
+            path => std::fs::read_to_string(path)
+                .map(Some)
+                .map_err(|e| format!("cannot read field mapping {path}: {e}")),
         }
+    }
+
+    /// The field map a file's text (from [`SigmaArgs::read`]) gives.
+    fn parse(&self, text: Option<&str>) -> Result<Option<FieldMap>, String> {
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        FieldMap::from_yaml(text)
+            .map(Some)
+            .map_err(|e| format!("field mapping {}: {e}", self.field_mapping))
     }
 
     /// The field map to use: the loaded file, ECS names, or the embedded Sigma taxonomy.
@@ -362,12 +373,25 @@ struct TypeArgs {
 impl TypeArgs {
     /// The user's mapping, if one was given; `None` means the embedded ECS types.
     fn load(&self) -> Result<Option<FieldTypes>, String> {
+        self.parse(self.read()?.as_deref())
+    }
+
+    /// The text of the `--mapping` file, if one is given.
+    fn read(&self) -> Result<Option<String>, String> {
         let Some(path) = &self.mapping else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read mapping {}: {e}", path.display()))?;
-        FieldTypes::from_mapping_json(&text)
+        std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|e| format!("cannot read mapping {}: {e}", path.display()))
+    }
+
+    /// The field types a mapping's text (from [`TypeArgs::read`]) gives.
+    fn parse(&self, text: Option<&str>) -> Result<Option<FieldTypes>, String> {
+        let (Some(text), Some(path)) = (text, &self.mapping) else {
+            return Ok(None);
+        };
+        FieldTypes::from_mapping_json(text)
             .map(Some)
             .map_err(|e| format!("mapping {}: {e}", path.display()))
     }
@@ -692,20 +716,21 @@ fn convert(
 
 /// `eqlc build`: the options from the arguments; the library does the rest.
 fn build(args: &BuildArgs, color: bool) -> ExitCode {
-    let loaded = args
-        .types
-        .load()
-        .and_then(|types| Ok((types, args.sigma.load()?)))
-        .and_then(|(types, field_map)| {
-            let settings = eqlc::build::Settings::describe(
-                args.pretty,
-                args.types.mapping.as_deref(),
-                &args.sigma.field_mapping,
-                args.sigma.case_sensitive,
-            )
-            .map_err(|e| e.to_string())?;
-            Ok((types, field_map, settings))
-        });
+    // Each file is read once: parsed, and hashed into the manifest's settings.
+    let loaded = (|| -> Result<_, String> {
+        let mapping = args.types.read()?;
+        let types = args.types.parse(mapping.as_deref())?;
+        let field_mapping = args.sigma.read()?;
+        let field_map = args.sigma.parse(field_mapping.as_deref())?;
+        let settings = eqlc::build::Settings::describe(
+            args.pretty,
+            mapping.as_deref(),
+            &args.sigma.field_mapping,
+            field_mapping.as_deref(),
+            args.sigma.case_sensitive,
+        );
+        Ok((types, field_map, settings))
+    })();
     let (types, field_map_file, settings) = match loaded {
         Ok(loaded) => loaded,
         Err(message) => {

@@ -85,42 +85,33 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Describe the options as the CLI received them: `mapping` is the `--mapping` file if any,
-    /// `field_mapping` is `sigma`, `ecs` or a file path.
+    /// Describe the options as the CLI received them: `mapping` is the text of the
+    /// `--mapping` file if any, `field_mapping` is `sigma`, `ecs` or a file path, and
+    /// `field_mapping_text` that file's text. Files are recorded by the hash of their text.
     pub fn describe(
         pretty: bool,
-        mapping: Option<&Path>,
+        mapping: Option<&str>,
         field_mapping: &str,
+        field_mapping_text: Option<&str>,
         case_sensitive: CasePolicy,
-    ) -> Result<Settings, BuildError> {
-        let file_hash = |path: &Path| {
-            std::fs::read(path)
-                .map(|bytes| format!("sha256:{}", sha256_hex(&bytes)))
-                .map_err(|source| BuildError::Io {
-                    action: "read",
-                    path: path.to_path_buf(),
-                    source,
-                })
-        };
-        let mapping = match mapping {
-            Some(path) => file_hash(path)?,
-            None => "ecs".to_string(),
-        };
-        let field_mapping = match field_mapping {
-            "sigma" | "ecs" => field_mapping.to_string(),
-            path => file_hash(Path::new(path))?,
+    ) -> Settings {
+        let text_hash = |text: &str| format!("sha256:{}", sha256_hex(text.as_bytes()));
+        let mapping = mapping.map_or_else(|| "ecs".to_string(), text_hash);
+        let field_mapping = match field_mapping_text {
+            Some(text) => text_hash(text),
+            None => field_mapping.to_string(),
         };
         let case_sensitive = match case_sensitive {
             CasePolicy::Regex => "regex",
             CasePolicy::Cased => "cased",
         }
         .to_string();
-        Ok(Settings {
+        Settings {
             pretty,
             mapping,
             field_mapping,
             case_sensitive,
-        })
+        }
     }
 }
 
