@@ -23,7 +23,7 @@ use super::prefilter::{
     requirement, CategoryIndex, Counts, IndexScratch, Prefilter, Requirement, ScanCursor,
 };
 use super::run::{CompiledRule, RuleKind};
-use super::sequence::{key_values, CompiledStage, JoinKey, StageHits};
+use super::sequence::{CompiledStage, KeySpan, KeyStore, StageHits};
 use crate::ir::Category;
 
 /// Where event fields are.
@@ -147,29 +147,23 @@ struct Unit {
     stage: CompiledStage,
 }
 
-/// What one event satisfied.
-#[derive(Debug, Clone)]
-enum Hit {
-    Event {
-        rule: u32,
-    },
-    Stage {
-        rule: u32,
-        stage: usize,
-        keys: Vec<JoinKey>,
-    },
-    Until {
-        rule: u32,
-        keys: Vec<JoinKey>,
-    },
+/// What one event satisfied: a unit of `rule`, with the event's join key tuples for it
+/// (in its share's [`KeyStore`]).
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    rule: u32,
+    role: Role,
+    keys: KeySpan,
 }
 
-impl Hit {
-    fn rule(&self) -> u32 {
-        match self {
-            Hit::Event { rule } | Hit::Stage { rule, .. } | Hit::Until { rule, .. } => *rule,
-        }
-    }
+/// The hits of one share's events and their join keys. Every matched event of the share
+/// refers to it until the event is processed, so it lives as one allocation for the share
+/// rather than several per event (which, made on a worker and freed on the ordering thread
+/// a reorder window later, were most of the cost of a busy missing-event stage).
+#[derive(Debug, Default)]
+struct ShareHits {
+    hits: Vec<Hit>,
+    keys: KeyStore,
 }
 
 /// Where an event goes in Elasticsearch's order.
@@ -199,7 +193,8 @@ impl Tiebreaker {
 struct Tested {
     time: Option<f64>,
     tiebreaker: Tiebreaker,
-    hits: Vec<Hit>,
+    /// Its hits, in the share's [`ShareHits`].
+    hits: std::ops::Range<u32>,
     /// Some hit may put the event in an alert.
     shown: bool,
 }
@@ -211,7 +206,8 @@ struct Matched {
     tiebreaker: Tiebreaker,
     arrival: u64,
     line: Arc<str>,
-    hits: Vec<Hit>,
+    /// Its hits, in its share's [`ShareHits`].
+    hits: std::ops::Range<u32>,
 }
 
 /// A matched event with its time settled, ordered for the reorder buffer (a min-heap).
@@ -219,6 +215,7 @@ struct Matched {
 struct Queued {
     time: f64,
     event: Matched,
+    share: Arc<ShareHits>,
 }
 
 impl Queued {
@@ -314,6 +311,7 @@ struct ShareResult {
     lines: u64,
     events: u64,
     matched: Vec<(u64, Matched)>,
+    hits: ShareHits,
     bad: Vec<(u64, String)>,
     /// How long examining the share took.
     time: Duration,
@@ -669,7 +667,8 @@ impl Plan {
                 match serde_json::from_str::<serde_json::Value>(line) {
                     Ok(json @ serde_json::Value::Object(_)) => {
                         let doc = JsonDocument(&json);
-                        Ok(plan.test(&doc, &doc.field_values(&plan.category), &candidates))
+                        let categories = doc.field_values(&plan.category);
+                        Ok(plan.test(&doc, &categories, &candidates, &mut result.hits))
                     }
                     Ok(_) => Err("not a JSON object".to_string()),
                     Err(e) => Err(e.to_string()),
@@ -682,7 +681,7 @@ impl Plan {
                         let categories = view.field_values(&plan.category);
                         let index = plan.index.for_event(&categories);
                         if index.candidates(&view, &mut counts, &mut scratch, &mut candidates) {
-                            Ok(plan.test(&view, &categories, &candidates))
+                            Ok(plan.test(&view, &categories, &candidates, &mut result.hits))
                         } else {
                             Ok(None)
                         }
@@ -729,8 +728,9 @@ impl Plan {
         doc: &dyn Document,
         categories: &[FieldValue<'_>],
         candidates: &[u32],
+        share: &mut ShareHits,
     ) -> Option<Tested> {
-        let mut hits = Vec::new();
+        let first = share.hits.len() as u32;
         let mut shown = false;
         for unit in candidates.iter().map(|&u| &self.units[u as usize]) {
             if !unit.stage.applies(doc, categories) {
@@ -741,20 +741,21 @@ impl Plan {
                 Role::Stage(_) => !unit.stage.missing,
                 Role::Until => false,
             };
-            let keys = || key_values(doc, &unit.stage.keys, &unit.stage.optional_keys);
-            hits.push(match unit.role {
-                Role::Event => Hit::Event { rule: unit.rule },
-                Role::Stage(stage) => Hit::Stage {
-                    rule: unit.rule,
-                    stage,
-                    keys: keys(),
-                },
-                Role::Until => Hit::Until {
-                    rule: unit.rule,
-                    keys: keys(),
-                },
+            let keys = match unit.role {
+                Role::Event => KeySpan::default(),
+                Role::Stage(_) | Role::Until => {
+                    share
+                        .keys
+                        .push(doc, &unit.stage.keys, &unit.stage.optional_keys)
+                }
+            };
+            share.hits.push(Hit {
+                rule: unit.rule,
+                role: unit.role,
+                keys,
             });
         }
+        let hits = first..share.hits.len() as u32;
         if hits.is_empty() {
             return None;
         }
@@ -781,25 +782,19 @@ impl Plan {
     }
 }
 
-/// A rule's hits from one event (the first given, the rest adjacent in `hits`, since units
-/// are laid out rule by rule) as the stage hits its matcher takes, in `stage_hits` (reused
-/// across events to spare an allocation per event).
-fn gather(
-    first: Hit,
-    hits: &mut std::iter::Peekable<std::vec::IntoIter<Hit>>,
-    rule: usize,
-    stage_hits: &mut StageHits,
-) {
+/// One rule's hits from one event as the stage hits its matcher takes, in `stage_hits`
+/// (reused across events to spare an allocation per event).
+fn gather(hits: &[Hit], keys: &KeyStore, stage_hits: &mut StageHits) {
     stage_hits.stages.clear();
     stage_hits.until = None;
-    let mut add = |hit: Hit| match hit {
-        Hit::Stage { stage, keys, .. } => stage_hits.stages.push((stage, keys)),
-        Hit::Until { keys, .. } => stage_hits.until = Some(keys),
-        Hit::Event { .. } => {}
-    };
-    add(first);
-    while let Some(hit) = hits.next_if(|h| h.rule() as usize == rule) {
-        add(hit);
+    for hit in hits {
+        match hit.role {
+            Role::Stage(stage) => stage_hits
+                .stages
+                .push((stage, keys.tuples(hit.keys).collect())),
+            Role::Until => stage_hits.until = Some(keys.tuples(hit.keys).collect()),
+            Role::Event => {}
+        }
     }
 }
 
@@ -907,11 +902,15 @@ impl RunState {
         }
     }
 
-    fn arrive(&mut self, arrival: u64, mut event: Matched) {
+    fn arrive(&mut self, arrival: u64, mut event: Matched, share: &Arc<ShareHits>) {
         event.arrival = arrival;
         let time = event.time.unwrap_or(self.latest_arrived);
         self.latest_arrived = self.latest_arrived.max(time);
-        self.queue.push(Queued { time, event });
+        self.queue.push(Queued {
+            time,
+            event,
+            share: share.clone(),
+        });
     }
 
     /// Take one examined block's results, in input order.
@@ -929,9 +928,10 @@ impl RunState {
                 self.summary.bad_lines += 1;
                 observer.warn(format!("line {}: {message}", *first_line + line));
             }
+            let hits = Arc::new(share.hits);
             for (line, matched) in share.matched {
                 let arrival = *first_line + line;
-                self.arrive(arrival, matched);
+                self.arrive(arrival, matched, &hits);
                 self.release(rules, window, arrival, observer)?;
             }
             self.summary.events += share.events;
@@ -956,14 +956,14 @@ impl RunState {
             if now != u64::MAX && next.event.arrival.saturating_add(window) > now {
                 break;
             }
-            let Some(Queued { time, event }) = self.queue.pop() else {
+            let Some(Queued { time, event, share }) = self.queue.pop() else {
                 break;
             };
             if time < self.latest_released {
                 self.summary.out_of_order += 1;
             }
             self.latest_released = self.latest_released.max(time);
-            self.process(rules, time, event, observer)?;
+            self.process(rules, time, event, &share, observer)?;
         }
         Ok(())
     }
@@ -973,23 +973,28 @@ impl RunState {
         rules: &mut [CompiledRule],
         time: f64,
         event: Matched,
+        share: &ShareHits,
         observer: &mut dyn Observer,
     ) -> std::io::Result<()> {
         self.released += 1;
         let sweep = self.released.is_multiple_of(EXPIRY_INTERVAL);
         let mut stage_hits = std::mem::take(&mut self.stage_hits);
-        let mut hits = event.hits.into_iter().peekable();
-        while let Some(first) = hits.next() {
-            let index = first.rule() as usize;
+        let mut hits = &share.hits[event.hits.start as usize..event.hits.end as usize];
+        while let Some(first) = hits.first() {
+            // A rule's hits are adjacent, since units are laid out rule by rule.
+            let index = first.rule as usize;
+            let count = hits.iter().take_while(|h| h.rule == first.rule).count();
+            let (own, rest) = hits.split_at(count);
+            hits = rest;
             let mut found: Vec<Vec<Arc<str>>> = Vec::new();
             match &mut rules[index].kind {
                 RuleKind::Event { .. } => found.push(vec![event.line.clone()]),
                 RuleKind::Sample(matcher) => {
-                    gather(first, &mut hits, index, &mut stage_hits);
+                    gather(own, &share.keys, &mut stage_hits);
                     matcher.push_hits(&event.line, &stage_hits);
                 }
                 RuleKind::Sequence(matcher) => {
-                    gather(first, &mut hits, index, &mut stage_hits);
+                    gather(own, &share.keys, &mut stage_hits);
                     found = matcher.push_hits(&event.line, time, &stage_hits);
                     if sweep {
                         matcher.expire(self.latest_released);
@@ -1224,8 +1229,9 @@ not json
                 tiebreaker,
                 arrival,
                 line: Arc::from(""),
-                hits: Vec::new(),
+                hits: 0..0,
             },
+            share: Arc::default(),
         };
         let times = [5.0, 5.0, 7.0, 3.0, 7.0, 9.0, 1.0, 9.0, 8.0, 8.0, 2.0, 10.0];
         let tiebreakers = [2.0, 1.0, 0.0, 4.0, 0.0, 3.0, 0.0, 1.0, 0.5, 0.5, 0.0, 0.0];

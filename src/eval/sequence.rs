@@ -689,18 +689,94 @@ pub fn compare_key_values(a: &str, b: &str) -> Ordering {
 /// The join key tuples of an event: the cartesian product of its key fields' values. A
 /// missing `?optional` field is the value null; a missing required one leaves no tuple.
 pub fn key_values(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> Vec<JoinKey> {
-    // Runs on every hit of a keyed stage: the usual case, one value per field, is built as its
-    // single tuple directly, without the product's temporaries.
-    let mut tuple: JoinKey = Vec::with_capacity(fields.len());
-    for (i, field) in fields.iter().enumerate() {
-        match doc.field_values(field).as_ref() {
-            [value] => tuple.push(key_text(value)),
-            [] if optional.get(i).copied().unwrap_or(false) => tuple.push(NULL_KEY.into()),
-            [] => return Vec::new(),
-            _ => return key_product(doc, fields, optional),
+    let mut store = KeyStore::default();
+    let span = store.push(doc, fields, optional);
+    store.tuples(span).collect()
+}
+
+/// Join key tuples of many events, flat: one buffer for every value's text instead of a
+/// string per value. The evaluator's workers fill one per share of events, and the ordering
+/// thread reads the tuples back long after, so the per-event allocations it spares would
+/// otherwise live (and be freed) far from where they were made.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    text: String,
+    /// Each value's byte range in `text`.
+    values: Vec<(u32, u32)>,
+}
+
+/// The tuples [`KeyStore::push`] stored for one event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeySpan {
+    first: u32,
+    tuples: u32,
+    arity: u32,
+}
+
+impl KeyStore {
+    /// Store the join key tuples of `doc` (as [`key_values`] computes them).
+    pub fn push(&mut self, doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> KeySpan {
+        let first = self.values.len() as u32;
+        let arity = fields.len() as u32;
+        // Runs on every hit of a keyed stage: the usual case, one value per field, is
+        // written as its single tuple directly, without the product's temporaries.
+        for (i, field) in fields.iter().enumerate() {
+            let start = self.text.len() as u32;
+            match doc.field_values(field).as_ref() {
+                [value] => push_key_text(value, &mut self.text),
+                [] if optional.get(i).copied().unwrap_or(false) => self.text.push_str(NULL_KEY),
+                [] => return self.truncate(first, 0, arity),
+                _ => {
+                    let tuples = key_product(doc, fields, optional);
+                    self.truncate(first, 0, arity);
+                    for value in tuples.iter().flatten() {
+                        self.push_value(value);
+                    }
+                    return KeySpan {
+                        first,
+                        tuples: tuples.len() as u32,
+                        arity,
+                    };
+                }
+            }
+            self.values.push((start, self.text.len() as u32));
+        }
+        KeySpan {
+            first,
+            tuples: 1,
+            arity,
         }
     }
-    vec![tuple]
+
+    fn push_value(&mut self, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        self.values.push((start, self.text.len() as u32));
+    }
+
+    /// Forget the values from `first` on (an event's unfinished tuple); `tuples` stay.
+    fn truncate(&mut self, first: u32, tuples: u32, arity: u32) -> KeySpan {
+        if let Some(&(start, _)) = self.values.get(first as usize) {
+            self.text.truncate(start as usize);
+        }
+        self.values.truncate(first as usize);
+        KeySpan {
+            first,
+            tuples,
+            arity,
+        }
+    }
+
+    /// The tuples of `span`.
+    pub fn tuples(&self, span: KeySpan) -> impl Iterator<Item = JoinKey> + '_ {
+        (0..span.tuples).map(move |t| {
+            let first = (span.first + t * span.arity) as usize;
+            self.values[first..first + span.arity as usize]
+                .iter()
+                .map(|&(start, end)| self.text[start as usize..end as usize].to_string())
+                .collect()
+        })
+    }
 }
 
 /// [`key_values`] when some field has several values.
@@ -732,17 +808,25 @@ fn key_product(doc: &dyn Document, fields: &[FieldRef], optional: &[bool]) -> Ve
 
 /// One join key value, written with its type.
 fn key_text(value: &FieldValue<'_>) -> String {
-    match value {
+    let mut text = String::new();
+    push_key_text(value, &mut text);
+    text
+}
+
+/// [`key_text`], appended to `text`.
+fn push_key_text(value: &FieldValue<'_>, text: &mut String) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = match value {
         FieldValue::Text(s) => {
-            let mut text = String::with_capacity(s.len() + 2);
             text.push_str("s:");
             text.push_str(s);
-            text
+            Ok(())
         }
-        FieldValue::Integer(i) => format!("n:{i}"),
-        FieldValue::Float(f) => format!("n:{f}"),
-        FieldValue::Bool(b) => format!("b:{b}"),
-    }
+        FieldValue::Integer(i) => write!(text, "n:{i}"),
+        FieldValue::Float(f) => write!(text, "n:{f}"),
+        FieldValue::Bool(b) => write!(text, "b:{b}"),
+    };
 }
 
 #[cfg(test)]
@@ -851,6 +935,10 @@ mod tests {
     #[test]
     fn key_values_single_valued_fast_path_agrees_with_the_product() {
         let fields: Vec<FieldRef> = ["a", "b"].iter().map(|f| FieldRef::new(f)).collect();
+        // One store for every event, read back only at the end: an event that leaves no
+        // tuple (or a product) must not disturb the tuples stored before or after it.
+        let mut store = KeyStore::default();
+        let mut stored = Vec::new();
         for event in [
             json!({"a": "x", "b": 1}),
             json!({"a": ["x"], "b": 1.5}),
@@ -862,12 +950,17 @@ mod tests {
         ] {
             let doc = JsonDocument(&event);
             for optional in [[false, false], [false, true], [true, true]] {
+                let expected = key_product(&doc, &fields, &optional);
                 assert_eq!(
                     key_values(&doc, &fields, &optional),
-                    key_product(&doc, &fields, &optional),
+                    expected,
                     "{event} {optional:?}"
                 );
+                stored.push((store.push(&doc, &fields, &optional), expected));
             }
+        }
+        for (span, expected) in stored {
+            assert_eq!(store.tuples(span).collect::<Vec<_>>(), expected);
         }
         let event = json!({"a": "x", "b": 1});
         assert_eq!(
