@@ -10,7 +10,8 @@
 //! number's text could not contain. Matching ignores ASCII case, which is at least as loose as
 //! any comparison the evaluator makes.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, MatchKind};
 use rayon::prelude::*;
 
 use super::condition::{Condition, FieldTest};
@@ -606,7 +607,9 @@ struct FieldKeys {
 /// An automaton over some texts of one field, and each pattern's key.
 #[derive(Debug, Clone)]
 struct Parts {
-    search: PartSearch,
+    automaton: Box<aho_corasick::nfa::contiguous::NFA>,
+    /// Whether texts are searched for at the value's start only.
+    anchored: Anchored,
     keys: Vec<u32>,
     /// For an anchored search, the bytes some text begins with: a value beginning with any
     /// other byte has none of the texts, and is not searched (a cache miss in the automaton
@@ -616,12 +619,33 @@ struct Parts {
     shortest: usize,
 }
 
-#[derive(Debug, Clone)]
-enum PartSearch {
-    /// From the value's start only, stepped by hand: the library's overlapping iterators
-    /// do not search anchored, and stepping stops at the first byte no text continues with.
-    Anchored(Box<aho_corasick::dfa::DFA>),
-    Anywhere(AhoCorasick),
+/// Step `automaton` over `value` by hand, reporting the pattern of every match (overlapping
+/// ones included). Anchored, it stops at the first byte no text continues with; the
+/// library's overlapping iterators would not search anchored at all.
+#[inline]
+fn each_match<A: Automaton>(
+    automaton: &A,
+    anchored: Anchored,
+    value: &[u8],
+    mut found: impl FnMut(usize),
+) {
+    let Ok(mut state) = automaton.start_state(anchored) else {
+        return;
+    };
+    for &byte in value {
+        state = automaton.next_state(anchored, state, byte);
+        if !automaton.is_special(state) {
+            continue;
+        }
+        if automaton.is_dead(state) {
+            break;
+        }
+        if automaton.is_match(state) {
+            for i in 0..automaton.match_len(state) {
+                found(automaton.match_pattern(state, i).as_usize());
+            }
+        }
+    }
 }
 
 impl Parts {
@@ -638,26 +662,20 @@ impl Parts {
         }
         let shortest = texts.iter().map(|(text, _)| text.len()).min().unwrap_or(0);
         let patterns = texts.iter().map(|(text, _)| text);
-        // Values are short and searched often: the fastest automaton, built once.
-        let search = if anchored {
-            PartSearch::Anchored(Box::new(
-                aho_corasick::dfa::DFA::builder()
-                    .match_kind(MatchKind::Standard)
-                    .start_kind(aho_corasick::StartKind::Anchored)
-                    .build(patterns)
-                    .ok()?,
-            ))
-        } else {
-            PartSearch::Anywhere(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .build(patterns)
-                    .ok()?,
-            )
-        };
+        // A contiguous NFA, not a DFA: a DFA is faster per byte only while its tables stay
+        // in cache, and the corpus's would not (tens of MB over all fields and categories,
+        // against a few for the NFAs), while building them was a fifth of start-up.
+        let automaton = aho_corasick::nfa::contiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .ok()?;
         Some(Some(Parts {
-            search,
+            automaton: Box::new(automaton),
+            anchored: if anchored {
+                Anchored::Yes
+            } else {
+                Anchored::No
+            },
             keys: texts.into_iter().map(|(_, key)| key).collect(),
             first_bytes,
             shortest,
@@ -671,34 +689,9 @@ impl Parts {
                 if self.first_bytes[usize::from(first)] && value.len() >= self.shortest => {}
             _ => return,
         }
-        match &self.search {
-            PartSearch::Anchored(dfa) => {
-                use aho_corasick::automaton::Automaton;
-                let anchored = aho_corasick::Anchored::Yes;
-                let Ok(mut state) = dfa.start_state(anchored) else {
-                    return;
-                };
-                for &byte in value {
-                    state = dfa.next_state(anchored, state, byte);
-                    if !dfa.is_special(state) {
-                        continue;
-                    }
-                    if dfa.is_dead(state) {
-                        break;
-                    }
-                    if dfa.is_match(state) {
-                        for i in 0..dfa.match_len(state) {
-                            found(self.keys[dfa.match_pattern(state, i).as_usize()]);
-                        }
-                    }
-                }
-            }
-            PartSearch::Anywhere(automaton) => {
-                for m in automaton.find_overlapping_iter(value) {
-                    found(self.keys[m.pattern().as_usize()]);
-                }
-            }
-        }
+        each_match(&*self.automaton, self.anchored, value, |pattern| {
+            found(self.keys[pattern])
+        });
     }
 }
 
