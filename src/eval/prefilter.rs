@@ -390,10 +390,12 @@ impl Admission {
         }
     }
 
-    /// Start a line: `candidates` holds the unconditional ones.
-    fn begin(&self, counts: &mut Counts, candidates: &mut Vec<u32>) {
-        candidates.clear();
-        candidates.extend_from_slice(&self.always);
+    /// Start a line: the unconditional conditions are chosen.
+    fn begin(&self, counts: &mut Counts) {
+        counts.chosen.resize(self.required.len().div_ceil(64), 0);
+        for &condition in &self.always {
+            choose(&mut counts.chosen, condition);
+        }
         // Stamps instead of clearing: a clause or count belongs to this line only if it
         // carries this line's stamp.
         counts.stamp = counts.stamp.wrapping_add(1);
@@ -406,14 +408,13 @@ impl Admission {
         counts.conditions.resize(self.required.len(), (0, 0));
     }
 
-    /// Key `key` is on the line: conditions whose last missing clause it satisfies join
-    /// `candidates` (a condition with one clause possibly more than once: see
-    /// [`Admission::end`]).
-    fn admit(&self, counts: &mut Counts, key: usize, candidates: &mut Vec<u32>) {
+    /// Key `key` is on the line: conditions whose last missing clause it satisfies are
+    /// chosen.
+    fn admit(&self, counts: &mut Counts, key: usize) {
         let stamp = counts.stamp;
         for &(condition, clause) in &self.admits[key] {
             if clause == ONLY_CLAUSE {
-                candidates.push(condition);
+                choose(&mut counts.chosen, condition);
                 continue;
             }
             let seen = &mut counts.clause_stamps[clause as usize];
@@ -427,19 +428,32 @@ impl Admission {
             }
             count.1 += 1;
             if count.1 == self.required[condition as usize] {
-                candidates.push(condition);
+                choose(&mut counts.chosen, condition);
             }
         }
     }
 }
 
 impl Admission {
-    /// End a line: `candidates` sorted, each once; whether there is any.
-    fn end(candidates: &mut Vec<u32>) -> bool {
-        candidates.sort_unstable();
-        candidates.dedup();
+    /// End a line: the chosen conditions into `candidates` (cleared first), in order, each
+    /// once; whether there is any. The choice is cleared for the next line.
+    fn end(counts: &mut Counts, candidates: &mut Vec<u32>) -> bool {
+        candidates.clear();
+        for (i, word) in counts.chosen.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                candidates.push(i as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
         !candidates.is_empty()
     }
+}
+
+/// Mark `condition` chosen: a bit set instead of a list, so a condition admitted twice is
+/// listed once and the list comes out sorted without a sort.
+fn choose(chosen: &mut [u64], condition: u32) {
+    chosen[condition as usize / 64] |= 1 << (condition % 64);
 }
 
 /// The clause number of a condition's only clause, which is not counted.
@@ -453,6 +467,8 @@ pub struct Counts {
     clause_stamps: Vec<u32>,
     /// Per condition: (stamp, clauses satisfied on that line).
     conditions: Vec<(u32, u32)>,
+    /// The conditions chosen on this line, one bit each (all clear between lines).
+    chosen: Vec<u64>,
 }
 
 /// The needles of many conditions, searched together in raw event lines.
@@ -563,18 +579,17 @@ impl Prefilter {
             candidates.extend(0..conditions as u32);
             return conditions > 0;
         }
-        self.admission.begin(&mut cursor.counts, candidates);
+        self.admission.begin(&mut cursor.counts);
         while let Some(&(l, pattern)) = scan.hits.get(cursor.hit) {
             if l > line {
                 break;
             }
             cursor.hit += 1;
             if l == line {
-                self.admission
-                    .admit(&mut cursor.counts, pattern as usize, candidates);
+                self.admission.admit(&mut cursor.counts, pattern as usize);
             }
         }
-        Admission::end(candidates)
+        Admission::end(&mut cursor.counts, candidates)
     }
 }
 
@@ -786,7 +801,7 @@ impl FieldIndex {
         candidates: &mut Vec<u32>,
     ) -> bool {
         let IndexScratch { lower, reversed } = scratch;
-        self.admission.begin(counts, candidates);
+        self.admission.begin(counts);
         for (slot, value) in event.entries() {
             let Some(&entry) = self.by_slot.get(slot as usize) else {
                 continue;
@@ -796,7 +811,7 @@ impl FieldIndex {
             }
             let keys = &self.fields[entry as usize];
             if let Some(key) = keys.present {
-                self.admission.admit(counts, key as usize, candidates);
+                self.admission.admit(counts, key as usize);
             }
             let FieldValue::Text(text) = value else {
                 continue;
@@ -817,9 +832,9 @@ impl FieldIndex {
                 text
             };
             if let Some(&key) = keys.whole.get(text) {
-                self.admission.admit(counts, key as usize, candidates);
+                self.admission.admit(counts, key as usize);
             }
-            let mut admit = |key: u32| self.admission.admit(counts, key as usize, candidates);
+            let mut admit = |key: u32| self.admission.admit(counts, key as usize);
             if let Some(parts) = &keys.starts {
                 parts.search(text.as_bytes(), &mut admit);
             }
@@ -832,7 +847,7 @@ impl FieldIndex {
                 parts.search(reversed, &mut admit);
             }
         }
-        Admission::end(candidates)
+        Admission::end(counts, candidates)
     }
 }
 
