@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bumpalo::Bump;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::document::{Document, FieldRef, FieldValue};
 
@@ -67,24 +66,27 @@ impl FieldTrie {
     }
 
     /// Decode `line` (one JSON object) into `event`, replacing what it held. Strings with
-    /// escapes are unescaped into `arena`, which must outlive the event's use.
+    /// escapes are unescaped into `arena`, which must outlive the event's use. The whole
+    /// line is checked to be JSON, the fields no rule reads included.
     pub fn decode<'l>(
         &self,
         line: &'l str,
         arena: &'l Bump,
         event: &mut DecodedEvent<'l>,
-    ) -> Result<(), serde_json::Error> {
+    ) -> Result<(), DecodeError> {
         event.entries.clear();
         event.slots.clear();
         event.values.clear();
-        let mut deserializer = serde_json::Deserializer::from_str(line);
-        let result = RootSeed {
+        let mut reader = Reader {
+            text: line,
+            bytes: line.as_bytes(),
+            at: 0,
             trie: self,
-            event: &mut *event,
             arena,
-        }
-        .deserialize(&mut deserializer);
-        if let Err(e) = result.and_then(|()| deserializer.end()) {
+            entries: &mut event.entries,
+            scratch: String::new(),
+        };
+        if let Err(e) = reader.root() {
             event.entries.clear();
             return Err(e);
         }
@@ -147,187 +149,407 @@ impl Document for EventView<'_> {
     }
 }
 
-struct RootSeed<'t, 'e, 'l> {
-    trie: &'t FieldTrie,
-    event: &'e mut DecodedEvent<'l>,
-    arena: &'l Bump,
+/// Why a line is not a JSON object, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    message: &'static str,
+    /// 1-based, in bytes.
+    column: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(ValueVisitor {
-            trie: self.trie,
-            node: ROOT,
-            event: self.event,
-            arena: self.arena,
-            root: true,
-        })
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{} at column {}", self.message, self.column)
     }
 }
 
-struct ValueSeed<'t, 'e, 'l> {
-    trie: &'t FieldTrie,
-    node: u32,
-    event: &'e mut DecodedEvent<'l>,
+impl std::error::Error for DecodeError {}
+
+/// How deeply arrays and objects may nest (as serde_json allows): deeper lines are an
+/// error, not a stack overflow.
+const MAX_DEPTH: usize = 128;
+
+/// Bytes that end the plain run of a JSON string: the closing quote, a backslash, and the
+/// control characters JSON forbids inside strings.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// A JSON reader over one line that keeps the values of the trie's fields and only checks
+/// the rest. Hand-written rather than serde's visitors: decoding is the largest part of the
+/// evaluator's work per event, and this reads each byte once with no dispatch per value.
+struct Reader<'l, 'r> {
+    text: &'l str,
+    bytes: &'l [u8],
+    at: usize,
+    trie: &'r FieldTrie,
     arena: &'l Bump,
+    entries: &'r mut Vec<(u32, FieldValue<'l>)>,
+    /// An escaped key, unescaped.
+    scratch: String,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(ValueVisitor {
-            trie: self.trie,
-            node: self.node,
-            event: self.event,
-            arena: self.arena,
-            root: false,
+impl<'l> Reader<'l, '_> {
+    fn error<T>(&self, message: &'static str) -> Result<T, DecodeError> {
+        Err(DecodeError {
+            message,
+            column: self.at + 1,
         })
     }
-}
 
-struct ValueVisitor<'t, 'e, 'l> {
-    trie: &'t FieldTrie,
-    node: u32,
-    event: &'e mut DecodedEvent<'l>,
-    arena: &'l Bump,
-    root: bool,
-}
-
-impl<'l> ValueVisitor<'_, '_, 'l> {
-    fn keep<E: de::Error>(self, value: FieldValue<'l>) -> Result<(), E> {
-        if self.root {
-            return Err(E::custom("not a JSON object"));
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
         }
-        if let Some(slot) = self.trie.nodes[self.node as usize].slot {
-            self.event.entries.push((slot, value));
+    }
+
+    /// The next byte after whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    fn root(&mut self) -> Result<(), DecodeError> {
+        match self.peek() {
+            Some(b'{') => self.object(Some(ROOT), 1)?,
+            _ => return self.error("not a JSON object"),
+        }
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => self.error("trailing characters"),
+        }
+    }
+
+    /// A value at `node` of the trie (`None`: no rule reads it, so it is only checked).
+    fn value(&mut self, node: Option<u32>, depth: usize) -> Result<(), DecodeError> {
+        let slot = node.and_then(|n| self.trie.nodes[n as usize].slot);
+        let kept = match self.peek() {
+            Some(b'"') => {
+                if slot.is_none() {
+                    return self.skip_string();
+                }
+                FieldValue::Text(self.string()?)
+            }
+            Some(b'{') => return self.object(node, depth + 1),
+            Some(b'[') => return self.array(node, depth + 1),
+            Some(b't') => {
+                self.literal(b"true")?;
+                FieldValue::Bool(true)
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                FieldValue::Bool(false)
+            }
+            Some(b'n') => return self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            Some(_) => return self.error("expected a value"),
+            None => return self.error("unexpected end of line"),
+        };
+        if let Some(slot) = slot {
+            self.entries.push((slot, kept));
         }
         Ok(())
     }
-}
 
-impl<'de> Visitor<'de> for ValueVisitor<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.keep(FieldValue::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.keep(FieldValue::Integer(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.keep(match i64::try_from(v) {
-            Ok(i) => FieldValue::Integer(i),
-            Err(_) => FieldValue::Float(v as f64),
-        })
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.keep(FieldValue::Float(v))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        self.keep(FieldValue::Text(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        if self.root {
-            return Err(E::custom("not a JSON object"));
+    fn object(&mut self, node: Option<u32>, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return self.error("nested too deeply");
         }
-        if self.trie.nodes[self.node as usize].slot.is_none() {
+        self.at += 1;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
             return Ok(());
         }
-        // An escaped string: the unescaped text lives in the arena.
-        let text: &'de str = self.arena.alloc_str(v);
-        self.keep(FieldValue::Text(text))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        if self.root {
-            return Err(E::custom("not a JSON object"));
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if self.root {
-            return Err(de::Error::custom("not a JSON object"));
-        }
-        let ValueVisitor {
-            trie,
-            node,
-            event,
-            arena,
-            ..
-        } = self;
-        while seq
-            .next_element_seed(ValueSeed {
-                trie,
-                node,
-                event: &mut *event,
-                arena,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let ValueVisitor {
-            trie,
-            node,
-            event,
-            arena,
-            ..
-        } = self;
-        while let Some(target) = map.next_key_seed(KeySeed { trie, node })? {
-            match target {
-                Some(child) => map.next_value_seed(ValueSeed {
-                    trie,
-                    node: child,
-                    event: &mut *event,
-                    arena,
-                })?,
+        loop {
+            if self.peek() != Some(b'"') {
+                return self.error("expected a key");
+            }
+            let child = match node {
+                Some(node) => {
+                    let trie = self.trie;
+                    trie.step(node, self.key()?)
+                }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    self.skip_string()?;
+                    None
+                }
+            };
+            if self.peek() != Some(b':') {
+                return self.error("expected `:`");
+            }
+            self.at += 1;
+            self.value(child, depth)?;
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return self.error("expected `,` or `}`"),
+            }
+        }
+    }
+
+    /// Arrays contribute every element to their field, nested arrays included.
+    fn array(&mut self, node: Option<u32>, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return self.error("nested too deeply");
+        }
+        self.at += 1;
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(node, depth)?;
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return self.error("expected `,` or `]`"),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), DecodeError> {
+        if self.bytes[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            self.error("expected a value")
+        }
+    }
+
+    /// A number, checked against JSON's grammar, with its value as serde_json gives it: an
+    /// integer when it is one and fits 64 bits, a float otherwise; a float past f64's range
+    /// is an error, as there.
+    fn number(&mut self) -> Result<FieldValue<'static>, DecodeError> {
+        let start = self.at;
+        let digits = |reader: &mut Self| {
+            let from = reader.at;
+            while reader.bytes.get(reader.at).is_some_and(u8::is_ascii_digit) {
+                reader.at += 1;
+            }
+            reader.at - from
+        };
+        if self.bytes[self.at] == b'-' {
+            self.at += 1;
+        }
+        match self.bytes.get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return self.error("expected a digit"),
+        }
+        let mut integer = true;
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            integer = false;
+            if digits(self) == 0 {
+                return self.error("expected a digit");
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+            self.at += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return self.error("expected a digit");
+            }
+        }
+        let text = &self.text[start..self.at];
+        if integer {
+            match text.parse::<i64>() {
+                // serde_json reads `-0` as the float -0.0.
+                Ok(0) if text.starts_with('-') => return Ok(FieldValue::Float(-0.0)),
+                Ok(i) => return Ok(FieldValue::Integer(i)),
+                Err(_) => {}
+            }
+            if let Ok(u) = text.parse::<u64>() {
+                return Ok(FieldValue::Float(u as f64));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(FieldValue::Float(f)),
+            _ => {
+                self.at = start;
+                self.error("number out of range")
+            }
+        }
+    }
+
+    /// The end of the plain run of a string from `at`: a quote, a backslash or a control
+    /// character.
+    fn plain_run(&self, from: usize) -> usize {
+        let rest = &self.bytes[from..];
+        from + rest
+            .iter()
+            .position(|&b| STRING_STOP[usize::from(b)])
+            .unwrap_or(rest.len())
+    }
+
+    /// A string (`at` on its opening quote), borrowed from the line when it has no escapes.
+    fn string(&mut self) -> Result<&'l str, DecodeError> {
+        let start = self.at + 1;
+        let end = self.plain_run(start);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.at = end + 1;
+            return Ok(&self.text[start..end]);
+        }
+        let mut unescaped = String::new();
+        self.unescape(start, &mut unescaped)?;
+        Ok(self.arena.alloc_str(&unescaped))
+    }
+
+    /// A key (`at` on its opening quote): borrowed, or unescaped into `scratch`.
+    fn key(&mut self) -> Result<&str, DecodeError> {
+        let start = self.at + 1;
+        let end = self.plain_run(start);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.at = end + 1;
+            return Ok(&self.text[start..end]);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let unescaped = self.unescape(start, &mut scratch);
+        self.scratch = scratch;
+        unescaped?;
+        Ok(&self.scratch)
+    }
+
+    fn skip_string(&mut self) -> Result<(), DecodeError> {
+        let mut at = self.at + 1;
+        loop {
+            at = self.plain_run(at);
+            match self.bytes.get(at) {
+                Some(b'"') => {
+                    self.at = at + 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.at = at;
+                    self.escape(None)?;
+                    at = self.at;
+                }
+                Some(_) => {
+                    self.at = at;
+                    return self.error("control character in a string");
+                }
+                None => {
+                    self.at = at;
+                    return self.error("unterminated string");
                 }
             }
         }
+    }
+
+    /// The string from `from` (after its opening quote) to its closing quote, unescaped
+    /// into `out`.
+    fn unescape(&mut self, from: usize, out: &mut String) -> Result<(), DecodeError> {
+        let mut at = from;
+        loop {
+            let end = self.plain_run(at);
+            out.push_str(&self.text[at..end]);
+            match self.bytes.get(end) {
+                Some(b'"') => {
+                    self.at = end + 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.at = end;
+                    self.escape(Some(out))?;
+                    at = self.at;
+                }
+                Some(_) => {
+                    self.at = end;
+                    return self.error("control character in a string");
+                }
+                None => {
+                    self.at = end;
+                    return self.error("unterminated string");
+                }
+            }
+        }
+    }
+
+    /// One escape (`at` on its backslash), written to `out` when given.
+    fn escape(&mut self, out: Option<&mut String>) -> Result<(), DecodeError> {
+        let c = match self.bytes.get(self.at + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.at += 2;
+                let first = self.hex4()?;
+                let c = match first {
+                    0xD800..=0xDBFF => {
+                        // A leading surrogate: its trailing half must follow.
+                        if !self.bytes[self.at..].starts_with(b"\\u") {
+                            return self.error("lone surrogate in a \\u escape");
+                        }
+                        self.at += 2;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return self.error("lone surrogate in a \\u escape");
+                        }
+                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                        char::from_u32(code)
+                    }
+                    0xDC00..=0xDFFF => None,
+                    _ => char::from_u32(first),
+                };
+                let Some(c) = c else {
+                    return self.error("lone surrogate in a \\u escape");
+                };
+                if let Some(out) = out {
+                    out.push(c);
+                }
+                return Ok(());
+            }
+            _ => {
+                self.at += 1;
+                return self.error("invalid escape");
+            }
+        };
+        self.at += 2;
+        if let Some(out) = out {
+            out.push(c);
+        }
         Ok(())
     }
-}
 
-/// Reads an object key as the trie node it leads to, if any, without allocating.
-struct KeySeed<'t> {
-    trie: &'t FieldTrie,
-    node: u32,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<u32>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<u32>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<u32>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<u32>, E> {
-        Ok(self.trie.step(self.node, key))
+    /// Four hex digits.
+    fn hex4(&mut self) -> Result<u32, DecodeError> {
+        let Some(digits) = self.bytes.get(self.at..self.at + 4) else {
+            return self.error("expected four hex digits");
+        };
+        let mut code = 0;
+        for &d in digits {
+            let Some(v) = char::from(d).to_digit(16) else {
+                return self.error("expected four hex digits");
+            };
+            code = code * 16 + v;
+        }
+        self.at += 4;
+        Ok(code)
     }
 }
 
