@@ -994,8 +994,17 @@ impl RunState {
                     matcher.push_hits(&event.line, &stage_hits);
                 }
                 RuleKind::Sequence(matcher) => {
-                    gather(own, &share.keys, &mut stage_hits);
-                    found = matcher.push_hits(&event.line, time, &stage_hits);
+                    // Most events a busy missing-event stage or `until` hits find nothing
+                    // waiting on them: then their join keys are not even read back.
+                    let ignored = own.iter().all(|hit| match hit.role {
+                        Role::Stage(stage) => matcher.ignores(Some(stage)),
+                        Role::Until => matcher.ignores(None),
+                        Role::Event => false,
+                    });
+                    if !ignored {
+                        gather(own, &share.keys, &mut stage_hits);
+                        found = matcher.push_hits(&event.line, time, &stage_hits);
+                    }
                     if sweep {
                         matcher.expire(self.latest_released);
                     }
