@@ -303,6 +303,9 @@ struct Plan {
     timestamp: FieldRef,
     tiebreaker: Option<FieldRef>,
     reference: bool,
+    /// Index scratch (with its memo of recent values) handed from share to share, so the
+    /// memo outlives a share.
+    scratches: std::sync::Mutex<Vec<IndexScratch>>,
 }
 
 /// What one share of a block found.
@@ -507,6 +510,7 @@ impl Engine {
                 timestamp,
                 tiebreaker,
                 reference: options.reference,
+                scratches: Default::default(),
             },
             rules,
             options,
@@ -617,7 +621,10 @@ impl Plan {
         let mut result = ShareResult::default();
         let mut candidates = Vec::new();
         let mut counts = Counts::default();
-        let mut scratch = IndexScratch::default();
+        let mut scratch = match plan.scratches.lock() {
+            Ok(mut pool) => pool.pop().unwrap_or_default(),
+            Err(_) => IndexScratch::default(),
+        };
         // Unescaped strings of this share's events.
         let arena = bumpalo::Bump::new();
         let mut decoded = DecodedEvent::new();
@@ -712,6 +719,9 @@ impl Plan {
             }
         }
         result.time = started.elapsed();
+        if let Ok(mut pool) = plan.scratches.lock() {
+            pool.push(scratch);
+        }
         // A share ends with its line's newline, so its last (empty) piece is not a line.
         result.lines = line_ends.len() as u64 - u64::from(share.ends_with(b"\n"));
         result

@@ -603,6 +603,9 @@ pub struct FieldIndex {
     by_slot: Vec<u32>,
     fields: Vec<FieldKeys>,
     admission: Admission,
+    /// The memo number of its first field (see [`IndexScratch`]): indexes used with one
+    /// scratch must number their fields apart.
+    memo_base: usize,
 }
 
 /// The keys on one field.
@@ -712,11 +715,105 @@ impl Parts {
 
 const NO_FIELD: u32 = u32::MAX;
 
-/// Buffers [`FieldIndex::candidates`] reuses: a value lower-cased, and reversed.
+/// What [`FieldIndex::candidates`] keeps from event to event: buffers for a value
+/// lower-cased and reversed, and the keys recent values had. Keep one per worker, across
+/// blocks, so the memo stays warm.
 #[derive(Debug, Default)]
 pub struct IndexScratch {
     lower: String,
     reversed: Vec<u8>,
+    memo: ValueMemo,
+    /// The keys of the value being looked up, for the memo.
+    found: Vec<u32>,
+}
+
+/// The keys each recent value of a field had, so a value seen again (the same executable,
+/// the same parent process: most values of most fields in real event streams) is not
+/// searched again. Per field: one map from value to its keys, bounded, and used only while
+/// it answers often enough to pay for itself.
+#[derive(Debug, Default)]
+struct ValueMemo {
+    /// Per field (by [`FieldIndex`]'s memo number): value → range of `keys`. The values come
+    /// from events; the maps are seeded per process and bounded, so hostile values can do
+    /// no more than empty them.
+    maps: Vec<foldhash::HashMap<Box<str>, (u32, u32)>>,
+    keys: Vec<u32>,
+    /// Per field: whether its memo is used, and how well it does.
+    stats: Vec<MemoStats>,
+    entries: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct MemoStats {
+    /// Lookups and hits since the last review.
+    lookups: u32,
+    hits: u32,
+    /// Reviews left before the memo is tried again (0: in use).
+    off: u8,
+}
+
+/// Values remembered, over all fields, before the memo starts afresh.
+const MEMO_ENTRIES: usize = 1 << 14;
+/// Lookups on a field between reviews of whether its memo pays: it is switched off for
+/// [`MEMO_OFF`] periods when fewer than one value in four was known.
+const MEMO_REVIEW: u32 = 2048;
+const MEMO_OFF: u8 = 8;
+
+/// What the memo says of a value.
+enum Memo {
+    /// Its keys, in [`ValueMemo::keys`].
+    Known(u32, u32),
+    /// Not remembered: look it up, then [`ValueMemo::remember`] it.
+    Unknown,
+    /// The field's values rarely repeat: look it up, and do not remember it.
+    Off,
+}
+
+impl ValueMemo {
+    fn recall(&mut self, field: usize, value: &str) -> Memo {
+        if self.stats.len() <= field {
+            self.stats.resize(field + 1, MemoStats::default());
+            self.maps.resize_with(field + 1, Default::default);
+        }
+        let stats = &mut self.stats[field];
+        stats.lookups += 1;
+        if stats.lookups >= MEMO_REVIEW {
+            stats.off = match stats.off {
+                0 if stats.hits < MEMO_REVIEW / 4 => MEMO_OFF,
+                0 => 0,
+                n => n - 1,
+            };
+            stats.lookups = 0;
+            stats.hits = 0;
+            if stats.off > 0 {
+                self.maps[field] = Default::default();
+            }
+        }
+        if stats.off > 0 {
+            return Memo::Off;
+        }
+        match self.maps[field].get(value) {
+            Some(&(start, end)) => {
+                stats.hits += 1;
+                Memo::Known(start, end)
+            }
+            None => Memo::Unknown,
+        }
+    }
+
+    fn remember(&mut self, field: usize, value: &str, keys: &[u32]) {
+        if self.entries >= MEMO_ENTRIES {
+            self.entries = 0;
+            self.keys.clear();
+            for map in &mut self.maps {
+                map.clear();
+            }
+        }
+        let start = self.keys.len() as u32;
+        self.keys.extend_from_slice(keys);
+        self.maps[field].insert(value.into(), (start, self.keys.len() as u32));
+        self.entries += 1;
+    }
 }
 
 impl FieldIndex {
@@ -780,6 +877,7 @@ impl FieldIndex {
             by_slot,
             fields,
             admission,
+            memo_base: 0,
         }
     }
 
@@ -788,6 +886,7 @@ impl FieldIndex {
             by_slot: Vec::new(),
             fields: Vec::new(),
             admission: Admission::everything(conditions),
+            memo_base: 0,
         }
     }
 
@@ -800,7 +899,12 @@ impl FieldIndex {
         scratch: &mut IndexScratch,
         candidates: &mut Vec<u32>,
     ) -> bool {
-        let IndexScratch { lower, reversed } = scratch;
+        let IndexScratch {
+            lower,
+            reversed,
+            memo,
+            found,
+        } = scratch;
         self.admission.begin(counts);
         for (slot, value) in event.entries() {
             let Some(&entry) = self.by_slot.get(slot as usize) else {
@@ -823,6 +927,21 @@ impl FieldIndex {
             {
                 continue;
             }
+            // Whole values are one hash lookup already; values searched by automata are
+            // worth remembering.
+            let searched = keys.starts.is_some() || keys.ends.is_some() || keys.anywhere.is_some();
+            let memo_field = self.memo_base + entry as usize;
+            let recalled = match searched {
+                true => memo.recall(memo_field, text),
+                false => Memo::Off,
+            };
+            if let Memo::Known(start, end) = recalled {
+                for &key in &memo.keys[start as usize..end as usize] {
+                    self.admission.admit(counts, key as usize);
+                }
+                continue;
+            }
+            let original = *text;
             let text: &str = if text.bytes().any(|b| b.is_ascii_uppercase()) {
                 lower.clear();
                 lower.push_str(text);
@@ -831,10 +950,14 @@ impl FieldIndex {
             } else {
                 text
             };
+            found.clear();
+            let mut admit = |key: u32| {
+                found.push(key);
+                self.admission.admit(counts, key as usize)
+            };
             if let Some(&key) = keys.whole.get(text) {
-                self.admission.admit(counts, key as usize);
+                admit(key);
             }
-            let mut admit = |key: u32| self.admission.admit(counts, key as usize);
             if let Some(parts) = &keys.starts {
                 parts.search(text.as_bytes(), &mut admit);
             }
@@ -845,6 +968,9 @@ impl FieldIndex {
                 reversed.clear();
                 reversed.extend(text.bytes().rev());
                 parts.search(reversed, &mut admit);
+            }
+            if let Memo::Unknown = recalled {
+                memo.remember(memo_field, original, found);
             }
         }
         Admission::end(counts, candidates)
@@ -898,7 +1024,14 @@ impl CategoryIndex {
                 )
             },
         );
-        CategoryIndex { named, any, all }
+        let mut index = CategoryIndex { named, any, all };
+        let mut base = 0;
+        let CategoryIndex { named, any, all } = &mut index;
+        for field_index in named.values_mut().chain([any, all]) {
+            field_index.memo_base = base;
+            base += field_index.fields.len();
+        }
+        index
     }
 
     /// The index for an event with these category values.
@@ -1147,6 +1280,69 @@ mod tests {
             "a value too short for the raw scan is still a whole-value key"
         );
         assert_eq!(candidates_of(r#"{"process": {"name": "bash"}}"#), [4]);
+    }
+
+    #[test]
+    fn the_value_memo_changes_no_candidate() {
+        use crate::eval::extract::{DecodedEvent, FieldTrie};
+        let conditions = [
+            r#"process.executable : ("C:\\Windows\\*", "*\\cmd.exe")"#,
+            r#"process.command_line : "*-enc*""#,
+            r#"process.executable : "*Temp*" and process.command_line : "*x*""#,
+            r#"process.name == "a.exe""#,
+        ];
+        let compiled: Vec<Condition> = conditions
+            .iter()
+            .map(|c| {
+                let query = compile_query(&format!("any where {c}")).expect("compiles");
+                let QueryBody::Event(e) = query.body else {
+                    panic!("event query")
+                };
+                compile(&e.condition).expect("compiles")
+            })
+            .collect();
+        let requirements: Vec<Requirement> = compiled.iter().map(requirement).collect();
+        let index = FieldIndex::new(&requirements);
+        let mut fields = Vec::new();
+        compiled.iter().for_each(|c| c.collect_fields(&mut fields));
+        let trie = FieldTrie::new(&fields);
+        let executables = [
+            r"C:\\Windows\\System32\\cmd.exe",
+            r"C:\\Users\\x\\AppData\\Local\\Temp\\a.exe",
+            r"D:\\tools\\CMD.EXE",
+            r"C:\\Program Files\\b.exe",
+        ];
+        // Executables repeat (the memo answers); command lines are all different (it is
+        // switched off and on again); enough events to fill and empty it.
+        let mut kept = IndexScratch::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut switched_off = false;
+        for i in 0..(MEMO_ENTRIES + 10 * MEMO_REVIEW as usize) {
+            let line = format!(
+                r#"{{"process": {{"executable": "{}", "command_line": "run {i} -{}", "name": "a.exe"}}}}"#,
+                executables[i % executables.len()],
+                ["enc", "x", "q"][i % 3]
+            );
+            let arena = bumpalo::Bump::new();
+            let mut event = DecodedEvent::new();
+            trie.decode(&line, &arena, &mut event).expect("decodes");
+            let (mut counts, mut fresh_counts, mut fresh) = Default::default();
+            let mut with_memo = Vec::new();
+            let mut without = Vec::new();
+            index.candidates(&event.view(), &mut counts, &mut kept, &mut with_memo);
+            index.candidates(&event.view(), &mut fresh_counts, &mut fresh, &mut without);
+            assert_eq!(with_memo, without, "{line}");
+            seen.insert(with_memo);
+            switched_off |= kept.memo.stats.iter().any(|s| s.off > 0);
+        }
+        assert!(
+            seen.len() >= 4,
+            "the events should meet different conditions: {seen:?}"
+        );
+        assert!(
+            switched_off,
+            "command lines never repeat: their memo should go off"
+        );
     }
 
     #[test]
