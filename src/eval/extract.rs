@@ -92,7 +92,23 @@ impl Children {
         }
         let slot = slot_hash(name.as_bytes(), self.seed) as usize & (self.table.len() - 1);
         let (held, node) = &self.table[slot];
-        (*node != NO_NODE && held.as_bytes() == name.as_bytes()).then_some(*node)
+        (*node != NO_NODE && same_bytes(held.as_bytes(), name.as_bytes())).then_some(*node)
+    }
+}
+
+/// `a == b` for short names without a call to `memcmp`, which costs more than the comparison
+/// itself at these lengths (most keys are under 16 bytes).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+    match n {
+        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        // Two overlapping words cover 8 to 16 bytes.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -699,6 +715,29 @@ mod tests {
                 vec![FieldValue::Integer(value)],
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "xbcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same_bytes(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
         }
     }
 
