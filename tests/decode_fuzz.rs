@@ -16,16 +16,8 @@ use eqlc::eval::{Document, JsonDocument};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("EQLC_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases)
-    }
-}
+mod fuzz_config;
+use fuzz_config::config;
 
 /// Keys drawn from a small set, so generated objects nest into the fields asked for.
 const KEYS: &[&str] = &["a", "b", "c", "a.b", "b.c", "é", "\"q\"", "\\"];

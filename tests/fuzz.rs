@@ -29,20 +29,10 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence, Index};
 use proptest::test_runner::TestCaseError;
 
-// ------------------------------------------------------------------ harness
+mod fuzz_config;
+use fuzz_config::config;
 
-/// Cases per property: `EQLC_FUZZ_CASES`, or `default` for an ordinary `cargo test`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("EQLC_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        // Failures found here become named regression tests below, not files next to this one.
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases)
-    }
-}
+// ------------------------------------------------------------------ harness
 
 /// A diagnostic's span must lie inside the text, on character boundaries.
 fn check_span(text: &str, d: &Diagnostic) -> Result<(), TestCaseError> {

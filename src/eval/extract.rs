@@ -287,6 +287,13 @@ struct Reader<'l, 'r> {
     scratch: String,
 }
 
+/// Where [`Reader::text`] left a string.
+enum Text<'l> {
+    Borrowed(&'l str),
+    /// In the reader's `scratch`.
+    Unescaped,
+}
+
 impl<'l> Reader<'l, '_> {
     fn error<T>(&self, message: &'static str) -> Result<T, DecodeError> {
         Err(DecodeError {
@@ -350,62 +357,58 @@ impl<'l> Reader<'l, '_> {
     }
 
     fn object(&mut self, node: Option<u32>, depth: usize) -> Result<(), DecodeError> {
-        if depth > MAX_DEPTH {
-            return self.error("nested too deeply");
-        }
-        self.at += 1;
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            if self.peek() != Some(b'"') {
-                return self.error("expected a key");
+        self.members(b'}', depth, |reader| {
+            if reader.peek() != Some(b'"') {
+                return reader.error("expected a key");
             }
             let child = match node {
                 Some(node) => {
-                    let trie = self.trie;
-                    trie.step(node, self.key()?)
+                    let trie = reader.trie;
+                    trie.step(node, reader.key()?)
                 }
                 None => {
-                    self.skip_string()?;
+                    reader.skip_string()?;
                     None
                 }
             };
-            if self.peek() != Some(b':') {
-                return self.error("expected `:`");
+            if reader.peek() != Some(b':') {
+                return reader.error("expected `:`");
             }
-            self.at += 1;
-            self.value(child, depth)?;
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return self.error("expected `,` or `}`"),
-            }
-        }
+            reader.at += 1;
+            reader.value(child, depth)
+        })
     }
 
     /// Arrays contribute every element to their field, nested arrays included.
     fn array(&mut self, node: Option<u32>, depth: usize) -> Result<(), DecodeError> {
+        self.members(b']', depth, |reader| reader.value(node, depth))
+    }
+
+    /// The members of an object or array (`at` on its opening bracket), each read by
+    /// `member`, separated by commas up to `close`.
+    fn members(
+        &mut self,
+        close: u8,
+        depth: usize,
+        mut member: impl FnMut(&mut Self) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
         if depth > MAX_DEPTH {
             return self.error("nested too deeply");
         }
         self.at += 1;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return Ok(());
         }
         loop {
-            self.value(node, depth)?;
+            member(self)?;
             match self.peek() {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
+                Some(next) if next == close => {
                     self.at += 1;
                     return Ok(());
                 }
+                _ if close == b'}' => return self.error("expected `,` or `}`"),
                 _ => return self.error("expected `,` or `]`"),
             }
         }
@@ -491,89 +494,74 @@ impl<'l> Reader<'l, '_> {
             .unwrap_or(rest.len())
     }
 
-    /// A string (`at` on its opening quote), borrowed from the line when it has no escapes.
+    /// A string (`at` on its opening quote): borrowed from the line when it has no
+    /// escapes, else unescaped into `scratch`.
+    fn text(&mut self) -> Result<Text<'l>, DecodeError> {
+        let start = self.at + 1;
+        let end = self.plain_run(start);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.at = end + 1;
+            return Ok(Text::Borrowed(&self.text[start..end]));
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let unescaped = self.unescape(start, &mut scratch);
+        self.scratch = scratch;
+        unescaped.map(|()| Text::Unescaped)
+    }
+
+    /// A string value, unescaped into the arena when it must be.
     fn string(&mut self) -> Result<&'l str, DecodeError> {
-        let start = self.at + 1;
-        let end = self.plain_run(start);
-        if self.bytes.get(end) == Some(&b'"') {
-            self.at = end + 1;
-            return Ok(&self.text[start..end]);
-        }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let unescaped = self.unescape(start, &mut scratch);
-        let text = unescaped.map(|()| &*self.arena.alloc_str(&scratch));
-        self.scratch = scratch;
-        text
+        Ok(match self.text()? {
+            Text::Borrowed(text) => text,
+            Text::Unescaped => self.arena.alloc_str(&self.scratch),
+        })
     }
 
-    /// A key (`at` on its opening quote): borrowed, or unescaped into `scratch`.
+    /// A key, looked up at once (so an unescaped one may stay in `scratch`).
     fn key(&mut self) -> Result<&str, DecodeError> {
-        let start = self.at + 1;
-        let end = self.plain_run(start);
-        if self.bytes.get(end) == Some(&b'"') {
-            self.at = end + 1;
-            return Ok(&self.text[start..end]);
-        }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let unescaped = self.unescape(start, &mut scratch);
-        self.scratch = scratch;
-        unescaped?;
-        Ok(&self.scratch)
+        Ok(match self.text()? {
+            Text::Borrowed(text) => text,
+            Text::Unescaped => &self.scratch,
+        })
     }
 
+    /// Check a string (`at` on its opening quote) and move past it.
     fn skip_string(&mut self) -> Result<(), DecodeError> {
-        let mut at = self.at + 1;
-        loop {
-            at = self.plain_run(at);
-            match self.bytes.get(at) {
-                Some(b'"') => {
-                    self.at = at + 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {
-                    self.at = at;
-                    self.escape(None)?;
-                    at = self.at;
-                }
-                Some(_) => {
-                    self.at = at;
-                    return self.error("control character in a string");
-                }
-                None => {
-                    self.at = at;
-                    return self.error("unterminated string");
-                }
-            }
-        }
+        self.string_from(self.at + 1, None)
     }
 
     /// The string from `from` (after its opening quote) to its closing quote, unescaped
     /// into `out`.
     fn unescape(&mut self, from: usize, out: &mut String) -> Result<(), DecodeError> {
+        self.string_from(from, Some(out))
+    }
+
+    /// Read on from `from` inside a string to past its closing quote, unescaping into `out`
+    /// when given.
+    fn string_from(
+        &mut self,
+        from: usize,
+        mut out: Option<&mut String>,
+    ) -> Result<(), DecodeError> {
         let mut at = from;
         loop {
             let end = self.plain_run(at);
-            out.push_str(&self.text[at..end]);
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&self.text[at..end]);
+            }
+            self.at = end;
             match self.bytes.get(end) {
                 Some(b'"') => {
                     self.at = end + 1;
                     return Ok(());
                 }
                 Some(b'\\') => {
-                    self.at = end;
-                    self.escape(Some(out))?;
+                    self.escape(out.as_deref_mut())?;
                     at = self.at;
                 }
-                Some(_) => {
-                    self.at = end;
-                    return self.error("control character in a string");
-                }
-                None => {
-                    self.at = end;
-                    return self.error("unterminated string");
-                }
+                Some(_) => return self.error("control character in a string"),
+                None => return self.error("unterminated string"),
             }
         }
     }

@@ -1088,6 +1088,28 @@ mod tests {
         }
     }
 
+    /// A field index over `conditions` (of `any where`), and the trie that decodes their
+    /// fields.
+    fn index_and_trie(conditions: &[&str]) -> (FieldIndex, crate::eval::extract::FieldTrie) {
+        let compiled: Vec<Condition> = conditions
+            .iter()
+            .map(|c| {
+                let query = compile_query(&format!("any where {c}")).expect("compiles");
+                let QueryBody::Event(e) = query.body else {
+                    panic!("event query")
+                };
+                compile(&e.condition).expect("compiles")
+            })
+            .collect();
+        let requirements: Vec<Requirement> = compiled.iter().map(requirement).collect();
+        let mut fields = Vec::new();
+        compiled.iter().for_each(|c| c.collect_fields(&mut fields));
+        (
+            FieldIndex::new(&requirements),
+            crate::eval::extract::FieldTrie::new(&fields),
+        )
+    }
+
     fn one_of(needles: &[&str]) -> Requirement {
         all_of(&[needles])
     }
@@ -1211,7 +1233,7 @@ mod tests {
 
     #[test]
     fn field_index_is_exact_about_fields() {
-        use crate::eval::extract::{DecodedEvent, FieldTrie};
+        use crate::eval::extract::DecodedEvent;
         let conditions = [
             r#"process.name : ("cmd.exe", "pwsh.exe")"#,
             r#"process.command_line : "*-EncodedCommand*" and process.parent.name == "winword.exe""#,
@@ -1220,21 +1242,7 @@ mod tests {
             r#"process.name != "cmd.exe""#,
             r#"process.name == "sh""#,
         ];
-        let compiled: Vec<Condition> = conditions
-            .iter()
-            .map(|c| {
-                let query = compile_query(&format!("any where {c}")).expect("compiles");
-                let QueryBody::Event(e) = query.body else {
-                    panic!("event query")
-                };
-                compile(&e.condition).expect("compiles")
-            })
-            .collect();
-        let requirements: Vec<Requirement> = compiled.iter().map(requirement).collect();
-        let index = FieldIndex::new(&requirements);
-        let mut fields = Vec::new();
-        compiled.iter().for_each(|c| c.collect_fields(&mut fields));
-        let trie = FieldTrie::new(&fields);
+        let (index, trie) = index_and_trie(&conditions);
         let arena = bumpalo::Bump::new();
         let candidates_of = |line: &str| {
             let mut event = DecodedEvent::new();
@@ -1284,28 +1292,14 @@ mod tests {
 
     #[test]
     fn the_value_memo_changes_no_candidate() {
-        use crate::eval::extract::{DecodedEvent, FieldTrie};
+        use crate::eval::extract::DecodedEvent;
         let conditions = [
             r#"process.executable : ("C:\\Windows\\*", "*\\cmd.exe")"#,
             r#"process.command_line : "*-enc*""#,
             r#"process.executable : "*Temp*" and process.command_line : "*x*""#,
             r#"process.name == "a.exe""#,
         ];
-        let compiled: Vec<Condition> = conditions
-            .iter()
-            .map(|c| {
-                let query = compile_query(&format!("any where {c}")).expect("compiles");
-                let QueryBody::Event(e) = query.body else {
-                    panic!("event query")
-                };
-                compile(&e.condition).expect("compiles")
-            })
-            .collect();
-        let requirements: Vec<Requirement> = compiled.iter().map(requirement).collect();
-        let index = FieldIndex::new(&requirements);
-        let mut fields = Vec::new();
-        compiled.iter().for_each(|c| c.collect_fields(&mut fields));
-        let trie = FieldTrie::new(&fields);
+        let (index, trie) = index_and_trie(&conditions);
         let executables = [
             r"C:\\Windows\\System32\\cmd.exe",
             r"C:\\Users\\x\\AppData\\Local\\Temp\\a.exe",
