@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -133,23 +134,15 @@ pub fn collect(inputs: &[InputSpec]) -> (Vec<SourceDoc>, Vec<Unreadable>) {
             }
         }
     }
-    let read: Vec<Result<SourceDoc, Unreadable>> = found
-        .into_par_iter()
-        .map(|f| match f {
-            Found::Doc(doc) => Ok(doc),
-            Found::Unreadable(u) => Err(u),
-            Found::File(path, relative, provenance) => read_file(&path, relative, provenance),
-        })
-        .collect();
-    let mut docs = Vec::new();
-    let mut unreadable = Vec::new();
-    for r in read {
-        match r {
-            Ok(doc) => docs.push(doc),
-            Err(u) => unreadable.push(u),
-        }
-    }
-    (docs, unreadable)
+    // `partition_map` keeps each side in input order.
+    found.into_par_iter().partition_map(|f| match f {
+        Found::Doc(doc) => Either::Left(doc),
+        Found::Unreadable(u) => Either::Right(u),
+        Found::File(path, relative, provenance) => match read_file(&path, relative, provenance) {
+            Ok(doc) => Either::Left(doc),
+            Err(u) => Either::Right(u),
+        },
+    })
 }
 
 /// What the walk found, before any file is read.
@@ -671,27 +664,15 @@ pub fn evaluable_rules(
     // Rules compile independently, so on every core; collected in input order. Field slot
     // numbers then depend on thread timing, but a slot only identifies a field within this
     // process, so nothing observable changes.
-    let compiled: Vec<_> = reports
+    reports
         .par_iter()
-        .filter_map(|report| {
-            let (Some(rule), Some(query)) = (&report.rule, &report.query) else {
-                return None;
-            };
-            Some(
-                crate::eval::run::compile_rule(&report.path, rule, query)
-                    .map_err(|e| (report.path.clone(), e.0)),
-            )
+        .filter_map(|report| Some((report, report.rule.as_ref()?, report.query.as_ref()?)))
+        .partition_map(|(report, rule, query)| {
+            match crate::eval::run::compile_rule(&report.path, rule, query) {
+                Ok(compiled) => Either::Left(compiled),
+                Err(e) => Either::Right((report.path.clone(), e.0)),
+            }
         })
-        .collect();
-    let mut rules = Vec::new();
-    let mut problems = Vec::new();
-    for outcome in compiled {
-        match outcome {
-            Ok(rule) => rules.push(rule),
-            Err(problem) => problems.push(problem),
-        }
-    }
-    (rules, problems)
 }
 
 /// Process a whole batch with default options, unreadable inputs included.

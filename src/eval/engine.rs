@@ -2,9 +2,10 @@
 //!
 //! Each rule contributes *units*, the conditions tested per event: a single-event rule one,
 //! a sequence one per distinct stage plus its `until`. Events are read in blocks. Within a
-//! block, every core takes a share of the lines and, per line, finds the units whose literal
-//! needles the line contains ([`Prefilter`]), decodes only the fields the rules read
-//! ([`FieldTrie`]), and tests those units. Only events that satisfy some unit leave the
+//! block, every core takes a share of the lines and, per line, skips it when no unit's literal
+//! needles are in its text ([`Prefilter`], while that pays: [`RawScan`]), decodes only the
+//! fields the rules read ([`FieldTrie`]), picks the units whose keys the decoded values show
+//! ([`CategoryIndex`]), and tests those units. Only events that satisfy some unit leave the
 //! parallel part. They then pass, one at a time and in Elasticsearch's order (timestamp,
 //! tiebreaker, arrival), through a reorder buffer into the per-rule state: alert counts,
 //! `head`/`tail`, and sequence matchers.
@@ -634,8 +635,6 @@ impl Plan {
             .chain(std::iter::once(share.len()))
             .collect();
         let started = Instant::now();
-        // The reference path scans with a prefilter that passes every line.
-        let scan = scan || plan.reference;
         let scanned = scan.then(|| plan.prefilter.scan(share, &line_ends));
         let mut cursor = ScanCursor::default();
         let mut start = 0;

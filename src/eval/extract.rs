@@ -174,7 +174,7 @@ impl FieldTrie {
             trie: self,
             arena,
             entries: &mut event.entries,
-            scratch: String::new(),
+            scratch: &mut event.scratch,
         };
         if let Err(e) = reader.root() {
             event.entries.clear();
@@ -199,6 +199,8 @@ pub struct DecodedEvent<'l> {
     entries: Vec<(u32, FieldValue<'l>)>,
     slots: Vec<u32>,
     values: Vec<FieldValue<'l>>,
+    /// An escaped string being unescaped.
+    scratch: String,
 }
 
 impl<'l> DecodedEvent<'l> {
@@ -283,8 +285,8 @@ struct Reader<'l, 'r> {
     trie: &'r FieldTrie,
     arena: &'l Bump,
     entries: &'r mut Vec<(u32, FieldValue<'l>)>,
-    /// An escaped string, unescaped (reused from string to string).
-    scratch: String,
+    /// An escaped string, unescaped (the event's buffer, reused from line to line).
+    scratch: &'r mut String,
 }
 
 /// Where [`Reader::text`] left a string.
@@ -503,10 +505,11 @@ impl<'l> Reader<'l, '_> {
             self.at = end + 1;
             return Ok(Text::Borrowed(&self.text[start..end]));
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
+        // Taken out for the call, which borrows the reader too.
+        let mut scratch = std::mem::take(self.scratch);
         scratch.clear();
         let unescaped = self.unescape(start, &mut scratch);
-        self.scratch = scratch;
+        *self.scratch = scratch;
         unescaped.map(|()| Text::Unescaped)
     }
 
@@ -514,7 +517,7 @@ impl<'l> Reader<'l, '_> {
     fn string(&mut self) -> Result<&'l str, DecodeError> {
         Ok(match self.text()? {
             Text::Borrowed(text) => text,
-            Text::Unescaped => self.arena.alloc_str(&self.scratch),
+            Text::Unescaped => self.arena.alloc_str(self.scratch),
         })
     }
 
@@ -522,7 +525,7 @@ impl<'l> Reader<'l, '_> {
     fn key(&mut self) -> Result<&str, DecodeError> {
         Ok(match self.text()? {
             Text::Borrowed(text) => text,
-            Text::Unescaped => &self.scratch,
+            Text::Unescaped => self.scratch,
         })
     }
 

@@ -743,10 +743,17 @@ impl KeyStore {
             match doc.field_values(field).as_ref() {
                 [value] => push_key_text(value, &mut self.text),
                 [] if optional.get(i).copied().unwrap_or(false) => self.text.push_str(NULL_KEY),
-                [] => return self.truncate(first, 0, arity),
+                [] => {
+                    self.forget_from(first);
+                    return KeySpan {
+                        first,
+                        tuples: 0,
+                        arity,
+                    };
+                }
                 _ => {
                     let tuples = key_product(doc, fields, optional);
-                    self.truncate(first, 0, arity);
+                    self.forget_from(first);
                     for value in tuples.iter().flatten() {
                         self.push_value(value);
                     }
@@ -772,17 +779,12 @@ impl KeyStore {
         self.values.push((start, self.text.len() as u32));
     }
 
-    /// Forget the values from `first` on (an event's unfinished tuple); `tuples` stay.
-    fn truncate(&mut self, first: u32, tuples: u32, arity: u32) -> KeySpan {
+    /// Forget the values from `first` on (an event's unfinished tuple).
+    fn forget_from(&mut self, first: u32) {
         if let Some(&(start, _)) = self.values.get(first as usize) {
             self.text.truncate(start as usize);
         }
         self.values.truncate(first as usize);
-        KeySpan {
-            first,
-            tuples,
-            arity,
-        }
     }
 
     /// The tuples of `span`.
